@@ -1,0 +1,127 @@
+"""torch backend: a parameter vector is a tuple of tensors (any dtype, any device).
+
+Tuples rather than one flat tensor let an ``nn.Module``'s parameters be used in place; the
+arithmetic uses ``torch._foreach_*`` kernels when no autograd graph is being recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.autograd.forward_ad as fwAD
+
+from ofmu_theory.backends import BACKENDS
+from ofmu_theory.backends.base import Backend
+
+TorchVec = tuple[torch.Tensor, ...]
+
+
+def _plain(alpha: Any) -> bool:
+    return isinstance(alpha, (int, float)) or (isinstance(alpha, torch.Tensor) and not alpha.requires_grad)
+
+
+class TorchBackend(Backend):
+    """Tuples of tensors with autograd (reverse-over-reverse) and forward-mode (dual tensors)."""
+
+    name = "torch"
+    differentiable = True
+
+    def vdot(self, a: TorchVec, b: TorchVec) -> torch.Tensor:
+        acc = torch.promote_types(a[0].dtype, torch.float32)
+        return sum(torch.sum(x.to(acc) * y.to(acc)) for x, y in zip(a, b, strict=True))
+
+    def axpy(self, alpha: Any, x: TorchVec, y: TorchVec) -> TorchVec:
+        if _plain(alpha) and not any(t.requires_grad for t in (*x, *y)):
+            alpha = float(alpha)
+            return tuple(torch._foreach_add(list(y), list(x), alpha=alpha))
+        return tuple(yi + alpha * xi for xi, yi in zip(x, y, strict=True))
+
+    def scale(self, alpha: Any, x: TorchVec) -> TorchVec:
+        if _plain(alpha) and not any(t.requires_grad for t in x):
+            return tuple(torch._foreach_mul(list(x), float(alpha)))
+        return tuple(alpha * xi for xi in x)
+
+    def mul(self, x: TorchVec, y: TorchVec) -> TorchVec:
+        return tuple(a * b for a, b in zip(x, y, strict=True))
+
+    def div(self, x: TorchVec, y: TorchVec) -> TorchVec:
+        return tuple(a / b for a, b in zip(x, y, strict=True))
+
+    def map(self, fn: Callable[[Any], Any], x: TorchVec) -> TorchVec:
+        return tuple(fn(t) for t in x)
+
+    def zeros_like(self, x: TorchVec) -> TorchVec:
+        return tuple(torch.zeros_like(t) for t in x)
+
+    def full_like(self, x: TorchVec, value: float) -> TorchVec:
+        return tuple(torch.full_like(t, value) for t in x)
+
+    def numel(self, x: TorchVec) -> int:
+        return sum(t.numel() for t in x)
+
+    def isfinite(self, x: TorchVec) -> bool:
+        return all(bool(torch.isfinite(t).all()) for t in x)
+
+    def sqrt(self, s: Any) -> Any:
+        return torch.sqrt(s) if isinstance(s, torch.Tensor) else float(np.sqrt(s))
+
+    def item(self, s: Any) -> float:
+        return float(s.detach().item()) if isinstance(s, torch.Tensor) else float(s)
+
+    def detach(self, x: TorchVec) -> TorchVec:
+        return tuple(t.detach() for t in x)
+
+    def copy(self, x: TorchVec) -> TorchVec:
+        return tuple(t.detach().clone() for t in x)
+
+    def to_numpy(self, x: TorchVec) -> np.ndarray:
+        return np.concatenate([t.detach().to(torch.float64).cpu().reshape(-1).numpy() for t in x])
+
+    def from_numpy(self, flat: np.ndarray, like: TorchVec) -> TorchVec:
+        flat = np.asarray(flat, dtype=np.float64).ravel()
+        if flat.size != self.numel(like):
+            raise ValueError(f"cannot shape {flat.size} values like a vector of size {self.numel(like)}")
+        out, start = [], 0
+        for t in like:
+            chunk = torch.from_numpy(flat[start : start + t.numel()].copy()).reshape(t.shape)
+            out.append(chunk.to(dtype=t.dtype, device=t.device))
+            start += t.numel()
+        return tuple(out)
+
+    def eps(self, x: TorchVec) -> float:
+        return float(torch.finfo(x[0].dtype).eps)
+
+    def validate(self, x: Any, *, name: str) -> TorchVec:
+        if isinstance(x, torch.Tensor):
+            x = (x,)
+        if not isinstance(x, Sequence) or len(x) == 0 or not all(isinstance(t, torch.Tensor) for t in x):
+            raise TypeError(f"{name} must be a tensor or a non-empty sequence of tensors for the torch backend")
+        if not all(t.is_floating_point() for t in x):
+            raise TypeError(f"{name} must hold floating-point tensors, got {[t.dtype for t in x]}")
+        return tuple(x)
+
+    # --- differentiation ----------------------------------------------------------------
+    def requires_grad(self, x: TorchVec) -> TorchVec:
+        return tuple(t.detach().requires_grad_(True) for t in x)
+
+    def vjp(self, out: TorchVec, wrt: TorchVec, cotangent: TorchVec) -> TorchVec:
+        grads = torch.autograd.grad(out, wrt, grad_outputs=cotangent, allow_unused=True)
+        return tuple(torch.zeros_like(w) if g is None else g for g, w in zip(grads, wrt, strict=True))
+
+    def jvp(self, fn: Callable[[TorchVec], TorchVec], x: TorchVec, tangent: TorchVec) -> TorchVec:
+        with fwAD.dual_level():
+            dual = tuple(
+                fwAD.make_dual(t.detach().requires_grad_(True), v.detach()) for t, v in zip(x, tangent, strict=True)
+            )
+            out = fn(dual)
+            tangents = []
+            for o in out:
+                primal, tan = fwAD.unpack_dual(o)
+                tangents.append(torch.zeros_like(primal).detach() if tan is None else tan.detach())
+        return tuple(tangents)
+
+
+TORCH = BACKENDS.register("torch")(TorchBackend())

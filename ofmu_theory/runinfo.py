@@ -1,0 +1,65 @@
+"""What every run records beside its results: seed, versions, devices, resolved config."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_LIBRARIES = (
+    "numpy", "scipy", "torch", "cvxpy", "scikit-learn", "transformers", "tokenizers",
+    "peft", "safetensors", "rouge-score", "hypothesis", "matplotlib",
+)
+
+
+def library_versions(names: Iterable[str] = _LIBRARIES) -> dict[str, str]:
+    """Installed versions of the libraries results depend on ('absent' when not installed)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def device_info() -> dict[str, Any]:
+    """Torch device facts (device count, CUDA name, world size) where torch is importable."""
+    info: dict[str, Any] = {"platform": platform.platform(), "cpu_threads": None}
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        return info
+    info["cpu_threads"] = torch.get_num_threads()
+    info["cuda_device_count"] = torch.cuda.device_count()
+    if torch.cuda.is_available():
+        info["cuda_device_name"] = torch.cuda.get_device_name(0)
+    dist = torch.distributed
+    info["world_size"] = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return info
+
+
+def run_metadata(*, seed: int, config: dict[str, Any]) -> dict[str, Any]:
+    """The block written beside every result: seed, resolved config, versions, devices, argv."""
+    return {
+        "seed": seed,
+        "config": config,
+        "versions": library_versions(),
+        "devices": device_info(),
+        "argv": list(sys.argv),
+    }
+
+
+def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
+    """A tqdm progress bar on stderr (disabled when ``enabled`` is False or stderr is not a TTY and
+    the environment variable OFMU_PROGRESS is "0")."""
+    import os
+
+    from tqdm.auto import tqdm
+
+    disable = (not enabled) or os.environ.get("OFMU_PROGRESS", "1") == "0"
+    yield from tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, dynamic_ncols=True)

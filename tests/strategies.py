@@ -1,0 +1,95 @@
+"""Hypothesis strategies shared by the whole suite (built constructively, never by rejection).
+
+Matrices come from seeds: a strategy draws sizes, a spectrum and a seed, and numpy builds the
+matrix as Q·diag(λ)·Qᵀ (SPD) or U·diag(s)·Vᵀ (rectangular, given rank and condition number).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+seeds = st.integers(min_value=0, max_value=2**31 - 1)
+small_dims = st.integers(min_value=2, max_value=8)
+conditions = st.floats(min_value=1.0, max_value=1e3, allow_nan=False, allow_infinity=False)
+rhos = st.floats(min_value=1e-2, max_value=1e3, allow_nan=False, allow_infinity=False)
+betas = st.sampled_from([0.0, 0.1, 0.5, 1.0])
+sims = st.sampled_from(["signed", "squared", "none"])
+
+
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A Haar-random orthogonal n×n matrix."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def spd_matrix(rng: np.random.Generator, n: int, mu: float, L: float) -> np.ndarray:
+    """Q·diag(λ)·Qᵀ with λ log-spaced in [mu, L] (endpoints included)."""
+    lam = np.geomspace(mu, L, n) if n > 1 else np.array([L])
+    q = orthogonal(rng, n)
+    return (q * lam) @ q.T
+
+
+def rect_matrix(rng: np.random.Generator, m: int, n: int, rank: int, cond: float) -> np.ndarray:
+    """U·diag(s)·Vᵀ of the given rank with singular values log-spaced in [1/cond, 1]·(scale 1)."""
+    rank = min(rank, m, n)
+    s = np.geomspace(1.0, 1.0 / cond, rank) if rank > 1 else np.array([1.0])
+    u = orthogonal(rng, m)[:, :rank]
+    v = orthogonal(rng, n)[:, :rank]
+    return (u * s) @ v.T
+
+
+@st.composite
+def spd_matrices(draw: st.DrawFn, n: st.SearchStrategy[int] = small_dims) -> np.ndarray:
+    """SPD matrices with condition number in [1, 1e3]."""
+    size, cond, seed = draw(n), draw(conditions), draw(seeds)
+    return spd_matrix(np.random.default_rng(seed), size, 1.0, cond)
+
+
+@st.composite
+def vectors(draw: st.DrawFn, n: int, scale: float = 1.0) -> np.ndarray:
+    """Standard normal vectors of size n (drawn from a seed)."""
+    return scale * np.random.default_rng(draw(seeds)).standard_normal(n)
+
+
+# nonconvex families
+# Small, valid parameters for each family in nonconvex/ (keys are registry names); instances are
+# drawn as FAMILIES.get(name).sample(seed=seed, **params). Sizes stay tiny so tests run fast.
+
+
+@st.composite
+def matrix_factorisation_params(draw: st.DrawFn) -> dict:
+    """m, n ≥ rank, width ≥ rank, condition number in [1, 100]."""
+    rank = draw(st.integers(1, 3))
+    return {
+        "m": draw(st.integers(rank, 6)),
+        "n": draw(st.integers(rank, 6)),
+        "rank": rank,
+        "width": draw(st.integers(rank, rank + 2)),
+        "cond": draw(st.floats(1.0, 100.0)),
+        "init_scale": draw(st.floats(0.1, 2.0)),
+    }
+
+
+@st.composite
+def two_layer_net_params(draw: st.DrawFn) -> dict:
+    """A tiny network and data set; few training steps (tests that need a trained θ_0 set more)."""
+    n_classes = draw(st.integers(2, 4))
+    return {
+        "n_features": draw(st.integers(1, 4)),
+        "n_classes": n_classes,
+        "hidden": draw(st.integers(1, 6)),
+        "n_per_class": draw(st.integers(2, 8)),
+        "forget": draw(st.sampled_from(["class", "random"])),
+        "forget_class": draw(st.integers(0, n_classes - 1)),
+        "lam": draw(st.sampled_from([0.0, 1e-3, 0.1])),
+        "train_steps": draw(st.integers(0, 10)),
+    }
+
+
+nonconvex_params = {
+    "shen_chen": st.just({}),
+    "bome_toy": st.fixed_dictionaries({"init_scale": st.floats(0.1, 3.0)}),
+    "matrix_factorisation": matrix_factorisation_params(),
+    "two_layer_net": two_layer_net_params(),
+}

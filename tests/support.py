@@ -1,0 +1,61 @@
+"""Shared test utilities: dtype-scaled closeness and Taylor tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def default_rtol(dtype: np.dtype | type = np.float64) -> float:
+    """rtol = 4·√eps of the dtype (scipy's convention)."""
+    return 4.0 * float(np.sqrt(np.finfo(dtype).eps))
+
+
+def assert_close(actual, expected, *, rtol: float | None = None, atol: float = 0.0, what: str = "") -> None:
+    """np.testing.assert_allclose with a dtype-scaled default rtol and a readable message."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    rtol = default_rtol() if rtol is None else rtol
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+def taylor_remainders(
+    f: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    h: np.ndarray,
+    df_h: np.ndarray,
+    ts: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remainders r(t) = ‖f(x + t h) − f(x) − t·Df(x)[h]‖ on a geometric grid of t."""
+    ts = np.geomspace(1e-1, 1e-4, 7) if ts is None else ts
+    f0 = np.asarray(f(x), dtype=np.float64)
+    rem = np.array([np.linalg.norm(np.asarray(f(x + t * h), dtype=np.float64) - f0 - t * np.asarray(df_h)) for t in ts])
+    return ts, rem
+
+
+def assert_taylor_order2(
+    f: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    h: np.ndarray,
+    df_h: np.ndarray,
+    *,
+    what: str = "",
+) -> None:
+    """Check the first-order Taylor remainder is O(t²): its log-log slope is ≈ 2.
+
+    When the remainder is at round-off level for every t (f is affine along h, e.g. the
+    gradient of a quadratic), the derivative is exact and the check passes only if the
+    remainder is tiny relative to the terms it compares.
+    """
+    ts, rem = taylor_remainders(f, x, h, df_h)
+    scale = 1.0 + np.linalg.norm(np.asarray(f(x), dtype=np.float64)) + np.linalg.norm(df_h)
+    floor = 1e-9 * scale
+    if np.all(rem < floor):
+        return
+    keep = rem > floor
+    if keep.sum() < 3:
+        raise AssertionError(f"{what}: too few remainders above round-off to fit an order: {rem}")
+    slope = np.polyfit(np.log(ts[keep]), np.log(rem[keep]), 1)[0]
+    if not 1.8 <= slope <= 2.2:
+        raise AssertionError(f"{what}: Taylor remainder order {slope:.3f}, expected 2 (remainders {rem})")
