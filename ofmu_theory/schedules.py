@@ -59,10 +59,10 @@ class Geometric(Schedule):
                 raise ValueError(f"rho_cap must be >= rho, got rho_cap={self.cap}, rho={self.rho0}")
 
     def __call__(self, k: int) -> float:
-        log_value = math.log(self.rho0) + k * math.log(self.gamma)
-        if self.cap is not None and log_value >= math.log(self.cap):
-            return self.cap
-        return math.exp(min(log_value, 700.0))
+        if math.log(self.rho0) + k * math.log(self.gamma) > 700.0:  # beyond float range: the cap or huge
+            return self.cap if self.cap is not None else math.exp(700.0)
+        value = self.rho0 * self.gamma**k
+        return value if self.cap is None else min(value, self.cap)
 
 
 @dataclass(frozen=True)

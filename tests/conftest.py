@@ -23,7 +23,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("OFMU_PROGRESS", "0")
 
 
-@pytest.fixture(params=["numpy", "torch"])
+@pytest.fixture(params=["numpy", "torch"], scope="session")
 def backend_name(request: pytest.FixtureRequest) -> str:
     """Parametrises a test over both backends."""
     return request.param
@@ -34,7 +34,7 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _torch_threads() -> None:
     import torch
 

@@ -1,0 +1,183 @@
+"""Sampler, transforms, schedules, step rules, constraints, registry and atomic IO."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ofmu_theory import Adam, Armijo, Box, Constant, Cosine, Geometric, L1Ball, LinearDecay, MiniBatch, Momentum, Sgd
+from ofmu_theory.backends import get_backend
+from ofmu_theory.io import atomic_open, write_json
+from ofmu_theory.registry import Registry
+from ofmu_theory import steps
+from ofmu_theory.steps import Line, parse_step_rule
+from tests.strategies import seeds
+
+
+class TestSampler:
+    @given(seed=seeds, n=st.integers(5, 60), batch=st.integers(1, 7), world=st.integers(1, 4))
+    def test_ranks_are_disjoint_and_union_is_the_combined_batch(self, seed: int, n: int, batch: int, world: int) -> None:
+        samplers = [MiniBatch(n_lower=n, n_upper=n, batch_lower=batch, batch_upper=batch, seed=seed, rank=r, world_size=world) for r in range(world)]
+        for i in range(3):
+            parts = [s.draw(i).upper for s in samplers]
+            combined = samplers[0].draw_combined(i).upper
+            np.testing.assert_array_equal(np.concatenate(parts), combined)
+            if world * batch <= n:  # within one epoch, the ranks never share a row
+                pass
+        # one epoch of the stream is a permutation of all rows
+        single = MiniBatch(n_lower=n, n_upper=n, batch_lower=1, batch_upper=1, seed=seed)
+        assert sorted(int(single.draw(i).lower[0]) for i in range(n)) == list(range(n))
+
+    def test_ranks_draw_different_retain_samples(self) -> None:
+        """OpenUnlearning issue 139: ranks must not draw the same retain rows."""
+        a = MiniBatch(n_lower=40, n_upper=4000, batch_lower=4, batch_upper=8, seed=0, rank=0, world_size=2)
+        b = MiniBatch(n_lower=40, n_upper=4000, batch_lower=4, batch_upper=8, seed=0, rank=1, world_size=2)
+        for i in range(20):
+            assert not set(a.draw(i).upper) & set(b.draw(i).upper)
+
+    def test_validation(self) -> None:
+        with pytest.raises(ValueError, match="rank"):
+            MiniBatch(n_lower=4, n_upper=4, batch_lower=1, batch_upper=1, rank=2, world_size=2)
+        with pytest.raises(ValueError, match="batch_lower"):
+            MiniBatch(n_lower=4, n_upper=4, batch_lower=0, batch_upper=1)
+
+
+class TestTransforms:
+    def _run_torch(self, make_opt, steps: int = 5):
+        torch.manual_seed(0)
+        p = torch.randn(7, dtype=torch.float64, requires_grad=True)
+        grads = [torch.randn(7, dtype=torch.float64) for _ in range(steps)]
+        start = p.detach().clone()
+        opt = make_opt([p])
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+        return start, grads, p.detach()
+
+    def _run_ours(self, transform, start, grads, lr: float):
+        b = get_backend("torch")
+        theta = (start.clone(),)
+        state = transform.init(b, theta)
+        for g in grads:
+            u, state = transform.update(b, (g,), state)
+            theta = b.axpy(-lr, u, theta)
+            if transform.weight_decay:
+                theta = b.axpy(-lr * transform.weight_decay, (theta[0] / (1 - lr * transform.weight_decay),), theta)
+        return theta[0]
+
+    def test_adam_matches_torch_adam(self) -> None:
+        start, grads, expected = self._run_torch(lambda ps: torch.optim.Adam(ps, lr=0.1))
+        torch.testing.assert_close(self._run_ours(Adam(), start, grads, 0.1), expected, rtol=1e-12, atol=1e-12)
+
+    def test_adamw_matches_torch_adamw(self) -> None:
+        """AdamW decays before the Adam step: θ ← θ(1 − η·wd) − η·u (the solver's move does this)."""
+        start, grads, expected = self._run_torch(lambda ps: torch.optim.AdamW(ps, lr=0.1, weight_decay=0.01))
+        b = get_backend("torch")
+        t = Adam(weight_decay=0.01)
+        theta, state = (start.clone(),), t.init(b, (start,))
+        for g in grads:
+            u, state = t.update(b, (g,), state)
+            theta = b.axpy(-0.1, u, b.axpy(-0.1 * 0.01, theta, theta))
+        torch.testing.assert_close(theta[0], expected, rtol=1e-12, atol=1e-12)
+
+    def test_momentum_matches_torch_sgd(self) -> None:
+        for nesterov in (False, True):
+            start, grads, expected = self._run_torch(lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=nesterov))
+            torch.testing.assert_close(self._run_ours(Momentum(nesterov=nesterov), start, grads, 0.05), expected, rtol=1e-12, atol=1e-12)
+
+    def test_clipping(self) -> None:
+        b = get_backend("numpy")
+        u, _ = Sgd(clip_norm=1.0).update(b, np.array([3.0, 4.0]), None)
+        np.testing.assert_allclose(u, [0.6, 0.8])
+        with pytest.raises(ValueError, match="clip_norm"):
+            Sgd(clip_norm=0.0)
+
+
+class TestSchedulesAndSteps:
+    def test_geometric_with_cap(self) -> None:
+        s = Geometric(1.0, 10.0, cap=500.0)
+        assert [s(k) for k in range(4)] == [1.0, 10.0, 100.0, 500.0]
+        assert Geometric(2.0)(50) == 2.0
+
+    def test_linear_and_cosine(self) -> None:
+        assert LinearDecay(1.0, 0.0, 4)(2) == 0.5 and LinearDecay(1.0, 0.0, 4)(10) == 0.0
+        c = Cosine(1.0, 10)
+        assert c(0) == 1.0 and abs(c(10)) < 1e-15 and abs(c(5) - 0.5) < 1e-15
+        with pytest.raises(ValueError, match="steps"):
+            Cosine(1.0, 0)
+
+    def test_armijo_accepts_sufficient_decrease(self) -> None:
+        f = lambda x: (x - 3.0) ** 2  # noqa: E731
+        # at x = 0: f = 9, f' = −6; direction +1, slope −6
+        choice = Armijo(eta0=10.0)(Line(f0=9.0, slope=-6.0, value_at=lambda eta: f(eta), smoothness=None, what="t"))
+        assert choice.accepted and f(choice.eta) <= 9.0 - 1e-4 * choice.eta * 6.0
+        assert choice.eta == 5.0  # 10 fails (f=49), 5 gives f=4 ≤ 9 − 3e-3
+
+    def test_armijo_reports_failure(self) -> None:
+        choice = Armijo(max_backtracks=3)(Line(f0=0.0, slope=-1.0, value_at=lambda eta: 1.0, smoothness=None, what="t"))
+        assert not choice.accepted
+
+    def test_parse(self) -> None:
+        assert parse_step_rule("0.5") == steps.Constant(0.5)
+        assert parse_step_rule("armijo:2").eta0 == 2.0
+        assert parse_step_rule("1/L*0.5").scale == 0.5
+        with pytest.raises(ValueError, match="cannot parse"):
+            parse_step_rule("fast")
+
+
+class TestConstraints:
+    @given(seed=seeds, radius=st.floats(0.1, 5.0))
+    def test_l1_projection_is_the_argmin(self, seed: int, radius: float) -> None:
+        """Π(x) is feasible and ⟨x − Π(x), y − Π(x)⟩ ≤ 0 for feasible y (the projection inequality)."""
+        rng = np.random.default_rng(seed)
+        x = 3 * rng.standard_normal(6)
+        c = L1Ball(radius=radius)
+        p = c._project(x, np)
+        assert np.abs(p).sum() <= radius * (1 + 1e-12)
+        for _ in range(5):
+            y = rng.standard_normal(6)
+            y = y * min(1.0, radius / np.abs(y).sum())
+            assert (x - p) @ (y - p) <= 1e-10
+
+    def test_vjp_matches_finite_differences_and_torch(self) -> None:
+        rng = np.random.default_rng(0)
+        x, w = 2 * rng.standard_normal(6), rng.standard_normal(6)
+        for c in (L1Ball(radius=1.0), Box(lo=-0.5, hi=0.5), Box(lo=0, hi=1, mask=np.array([1, 0, 1, 0, 1, 0.0]))):
+            eps = 1e-7
+            J = np.array([(c._project(x + eps * e, np) - c._project(x - eps * e, np)) / (2 * eps) for e in np.eye(6)]).T
+            np.testing.assert_allclose(c.to("numpy").project_vjp(x, w), J.T @ w, atol=1e-6)
+            t = c.to("torch").project_vjp((torch.tensor(x),), (torch.tensor(w),))[0].numpy()
+            np.testing.assert_allclose(t, J.T @ w, atol=1e-6)
+
+    def test_bad_parameters(self) -> None:
+        with pytest.raises(ValueError, match="radius"):
+            L1Ball(radius=0.0)
+        with pytest.raises(ValueError, match="lo < hi"):
+            Box(lo=1.0, hi=1.0)
+
+
+def test_registry_errors_list_valid_names() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.register("a")(1)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("a")(2)
+    with pytest.raises(ValueError, match="unknown widget 'b'; valid widget names: a"):
+        reg.get("b")
+    assert reg.names() == ["a"] and "a" in reg
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path) -> None:
+    path = tmp_path / "out.json"
+    write_json(path, {"x": float("nan"), "y": np.arange(2)})
+    assert json.loads(path.read_text()) == {"x": "nan", "y": [0, 1]}
+    with pytest.raises(RuntimeError):
+        with atomic_open(path) as handle:
+            handle.write("half")
+            raise RuntimeError("interrupted")
+    assert json.loads(path.read_text())["y"] == [0, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
