@@ -110,6 +110,8 @@ class Evaluator:
             raise ValueError(f"mapping_step must be > 0, got mapping_step={mapping_step!r}")
         self.mapping_step = mapping_step
         self.strategy = make_strategy(hvp, fd_eps=fd_eps, fd_scheme=fd_scheme)
+        # Data parallelism: derivatives taken through a graph hold this rank's share only.
+        self.graph_reduce = getattr(problem.lower, "reduce", None)
         self.strategy.check(self)
 
     # --- structure ------------------------------------------------------------------------

@@ -60,6 +60,10 @@ def make_strategy(name: str, *, fd_eps: float | None = None, fd_scheme: str = "c
     return cls()
 
 
+def _reduced(ev: Evaluator, x: Vec) -> Vec:
+    return x if ev.graph_reduce is None else ev.graph_reduce(x)
+
+
 def _third_or_second(ev: Evaluator) -> None:
     if ev.uses_similarity:
         ev.counts.third += 1
@@ -90,7 +94,7 @@ class Exact(HVPStrategy):
     def phi_hvp(self, ev, theta, w, batches, point):
         if point.graph:
             _third_or_second(ev)
-            return ev.backend.vjp(point.grad_phi, theta, w)
+            return _reduced(ev, ev.backend.vjp(point.grad_phi, theta, w))
         return ev.phi_hvp_analytic(theta, w, batches)
 
 
@@ -163,4 +167,4 @@ class ForwardOverReverse(HVPStrategy):
 
     def phi_hvp(self, ev, theta, w, batches, point):
         _third_or_second(ev)
-        return ev.backend.jvp(lambda at: ev.phi(at, batches, create_graph=True).grad_phi, theta, w)
+        return _reduced(ev, ev.backend.jvp(lambda at: ev.phi(at, batches, create_graph=True).grad_phi, theta, w))

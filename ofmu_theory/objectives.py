@@ -105,7 +105,9 @@ class TorchObjective(Objective):
         loss_fn: the loss; ``params`` is the tuple of parameter tensors (the vector θ).
         n_rows: data rows a batch indexes (``None`` for data-free losses).
         reduce: optional function applied to every value, gradient and HVP before it is
-            returned (data parallelism: an all-reduce mean across ranks).
+            returned (data parallelism: an all-reduce mean across ranks, differentiable for
+            outputs that stay in an autograd graph; a derivative taken back through them on one
+            rank is that rank's share and is averaged once more, see ``Evaluator.graph_reduce``).
     """
 
     def __init__(
