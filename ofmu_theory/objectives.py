@@ -183,7 +183,10 @@ class TorchObjective(Objective):
             grad = self._grad(self.loss_fn(leaves, batch), leaves, True)
             hu = torch.autograd.grad(grad, leaves, grad_outputs=tuple(u), create_graph=True, allow_unused=True)
             inner = sum(torch.sum(h * w) for h, w in zip(hu, v, strict=True) if h is not None)
-            out = self._grad(inner, leaves, False) if isinstance(inner, torch.Tensor) else tuple(map(torch.zeros_like, leaves))
+            if isinstance(inner, torch.Tensor) and inner.requires_grad:
+                out = self._grad(inner, leaves, False)
+            else:  # the Hessian does not depend on θ (e.g. a quadratic): no third-order term
+                out = tuple(map(torch.zeros_like, leaves))
         return self._finish(tuple(o.detach() for o in out))
 
 

@@ -93,3 +93,102 @@ nonconvex_params = {
     "matrix_factorisation": matrix_factorisation_params(),
     "two_layer_net": two_layer_net_params(),
 }
+
+
+# convex families
+# Small, valid parameters for each family in convex/ (keys are registry names); instances are drawn
+# as FAMILIES.get(name).sample(seed=seed, **params). Sizes and spectra stay small so tests run fast.
+
+
+@st.composite
+def least_squares_params(draw: st.DrawFn) -> dict:
+    """A wide m×d matrix (d > m) of rank ≤ m, condition number in [1, 1e3], ‖A‖ in [0.5, 2]."""
+    m = draw(st.integers(1, 5))
+    return {
+        "m": m,
+        "d": draw(st.integers(m + 1, m + 6)),
+        "rank": draw(st.integers(1, m)),
+        "cond": draw(conditions),
+        "scale": draw(st.floats(0.5, 2.0)),
+    }
+
+
+@st.composite
+def coupled_quadratic_params(draw: st.DrawFn) -> dict:
+    """x ∈ R^n, y ∈ R^p, A ∈ R^{p×n} with condition number in [1, 1e3]."""
+    return {
+        "n": draw(st.integers(1, 4)),
+        "p": draw(st.integers(1, 5)),
+        "cond": draw(conditions),
+        "scale": draw(st.floats(0.5, 2.0)),
+    }
+
+
+@st.composite
+def wide_quadratic_params(draw: st.DrawFn) -> dict:
+    """C ∈ R^{q×p} wide (p > q) of rank ≤ q, B ∈ R^{q×n}."""
+    q = draw(st.integers(1, 3))
+    return {
+        "n": draw(st.integers(1, 3)),
+        "p": draw(st.integers(q + 1, q + 4)),
+        "q": q,
+        "rank": draw(st.integers(1, q)),
+        "cond": draw(st.floats(1.0, 100.0)),
+        "scale": draw(st.floats(0.5, 2.0)),
+    }
+
+
+@st.composite
+def l1_regression_params(draw: st.DrawFn) -> dict:
+    """Forget rows n_t < d, retain rows n_v ≥ d, a sparse planted model."""
+    n_t = draw(st.integers(1, 4))
+    d = draw(st.integers(n_t + 2, n_t + 8))
+    return {
+        "n_t": n_t,
+        "d": d,
+        "n_v": draw(st.integers(d, d + 10)),
+        "nnz": draw(st.integers(1, min(3, d))),
+        "noise": draw(st.sampled_from([0.05, 0.1, 0.5])),
+        "radius_frac": draw(st.floats(0.2, 0.8)),
+    }
+
+
+@st.composite
+def logistic_forget_params(draw: st.DrawFn) -> dict:
+    """Forget rows n_f < d, ridge weight in [0.01, 1], target probability in [0.1, 0.9]."""
+    n_f = draw(st.integers(1, 4))
+    return {
+        "n_r": draw(st.integers(1, 20)),
+        "n_f": n_f,
+        "d": draw(st.integers(n_f + 1, n_f + 5)),
+        "lam": draw(st.floats(0.01, 1.0)),
+        "p": draw(st.floats(0.1, 0.9)),
+    }
+
+
+convex_params = {
+    "least_squares_projection": least_squares_params(),
+    "coupled_quadratic": coupled_quadratic_params(),
+    "wide_quadratic": wide_quadratic_params(),
+    "l1_regression": l1_regression_params(),
+    "logistic_forget": logistic_forget_params(),
+}
+
+
+# nonconvex families (continued)
+
+
+@st.composite
+def hyper_cleaning_params(draw: st.DrawFn) -> dict:
+    """A few noisy training and clean validation rows, ridge weight in [0.01, 1]."""
+    return {
+        "n_train": draw(st.integers(1, 12)),
+        "n_val": draw(st.integers(1, 12)),
+        "n_features": draw(st.integers(1, 4)),
+        "n_classes": draw(st.integers(2, 4)),
+        "corruption": draw(st.floats(0.0, 0.5)),
+        "reg": draw(st.floats(0.01, 1.0)),
+    }
+
+
+nonconvex_params["hyper_cleaning"] = hyper_cleaning_params()
