@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -35,8 +36,12 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _torch_threads() -> None:
+def _torch_threads() -> Iterator[None]:
+    """One torch/BLAS thread per test process: the tests' tensors are tiny, and on a shared or
+    loaded 2-core machine multi-threaded spin-waiting made tiny autograd calls ~100× slower."""
     import torch
+    from threadpoolctl import threadpool_limits
 
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
