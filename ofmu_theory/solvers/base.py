@@ -28,6 +28,10 @@ from ofmu_theory.transforms import Transform
 
 SOLVERS: Registry[type[Solver]] = Registry("solver")
 
+DIVERGENCE_KEYS = ("loss_f", "loss_r", "phi", "F", "objective", "value_gap", "grad_phi_norm", "grad_F_norm", "error")
+"""Trace entries whose non-finiteness means the run diverged (diagnostics such as ``hvp_ratio`` may be
+NaN where undefined, e.g. a Hessian-vector product with the zero vector on the lower-level solution set)."""
+
 
 class StepInfo(NamedTuple):
     """What the callback sees after step k: the new iterate and the step's trace row."""
@@ -125,7 +129,7 @@ class Solver(ABC):
             new_state, row = self.step(ev, state)
             row = {"k": float(state.k), **row, **ev.counts.as_dict(), "wall_s": time.perf_counter() - start}
             rows.append(row)
-            if not all(math.isfinite(v) for v in row.values()) or not b.isfinite(new_state.theta):
+            if not all(math.isfinite(row[k]) for k in DIVERGENCE_KEYS if k in row) or not b.isfinite(new_state.theta):
                 status = Status.DIVERGED
                 break
             state, nit = new_state, nit + 1

@@ -248,3 +248,24 @@ class TestBadInput:
             SOLVERS.get("ofmu")(eta_out=InverseSmoothness(), max_steps=1).run(problem)
         with pytest.raises(ValueError, match="constant step"):
             SOLVERS.get("blur")(eta=Armijo(), max_steps=1).run(problem)
+
+
+def test_landing_on_the_lower_solution_set_is_not_divergence() -> None:
+    """At θ with ∇L_f = 0 the penalty's HVP is taken with w = 0: its ratio is undefined (NaN in the
+    trace) but the run goes on."""
+    rng = np.random.default_rng(0)
+    lower, upper, theta_star, L = least_squares(rng, 2, 4)
+    problem = make_problem(lower, upper, theta_star, "numpy")
+    res = SOLVERS.get("grad-penalty")(rho=1.0, eta_out=0.01, max_steps=3).run(problem)
+    assert res.success and res.nit == 3 and np.isnan(res.trace["hvp_ratio"][0])
+
+
+def test_written_files_get_the_usual_mode(tmp_path) -> None:
+    import os
+
+    from ofmu_theory.io import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask

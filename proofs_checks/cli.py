@@ -1,0 +1,84 @@
+"""``ofmu verify``: run the convergence claims and write a report folder.
+
+``ofmu_theory/cli.py`` imports this module and calls :func:`register`; until the other
+sub-commands exist, ``python -m proofs_checks.cli verify ...`` runs the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from proofs_checks.claim import CLAIMS
+    from proofs_checks.report import write_report
+    from proofs_checks.runner import resolve_claims, verify
+
+    if args.list:
+        import proofs_checks  # noqa: F401  (registers the claims)
+
+        for name in resolve_claims(None):
+            print(f"{name}: {CLAIMS.get(name).title}")
+        return 0
+    start = time.perf_counter()
+    results = verify(
+        args.claims, profile=args.profile, seed=args.seed, search=not args.no_search, progress=not args.quiet
+    )
+    paths = write_report(results, args.out)
+    width = max(len(r.claim["id"]) for r in results.runs)
+    for run in results.runs:
+        counts = ", ".join(f"{v}: {n}" for v, n in _counts(run).items() if n)
+        print(f"{run.claim['id']:<{width}}  {run.verdict.value:<12}  {run.claim['title']}  ({counts})")
+    print(f"wrote {paths['REPORT.md']} and {len(paths) - 1} more files in {time.perf_counter() - start:.1f} s")
+    errors = [r for run in results.runs for r in run.results if any(c.name == "error" for c in r.checks)]
+    for r in errors:
+        print(f"ofmu verify: warning: {r.claim} on {r.family}: {r.measured}", file=sys.stderr)
+    return 0
+
+
+def _counts(run) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in run.results:
+        out[r.verdict.value] = out.get(r.verdict.value, 0) + 1
+    return out
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``verify`` sub-command to the ``ofmu`` parser."""
+    p = subparsers.add_parser(
+        "verify",
+        help="run the convergence claims (C1–C7, A1) on the synthetic families and write a report",
+        description="Each claim is an experiment with a verdict (holds / violated / inconclusive) and its evidence.",
+    )
+    p.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C3 (default: all)")
+    p.add_argument("--profile", default="quick", choices=["quick", "full"],
+                   help="quick (default, ≤ 3 min on 2 cores) or full (more instances, wider sweeps)")
+    p.add_argument("--out", default="ofmu-report", help="report folder (default: ./ofmu-report)")
+    p.add_argument("--seed", type=int, default=0, help="instances are drawn with seeds seed, seed+1, ... (default 0)")
+    p.add_argument("--no-search", action="store_true", help="skip the counterexample searches")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.set_defaults(func=_verify)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``verify`` without the rest of the ``ofmu`` command (``python -m proofs_checks.cli verify``)."""
+    parser = argparse.ArgumentParser(prog="ofmu", description="OFMU convergence claims")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError) as err:
+        print(f"ofmu: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Problem instances for the claims: which families, which parameters, and exact references.
+
+An :class:`InstanceSpec` names a registered family and its parameters (seed included); the
+instance and its numpy problem are built once and cached. The helpers here compute what the
+claims need beyond a family's own references, and say how they got it:
+
+* :func:`penalised_minimiser` — θ_ρ: the family's closed form where it has one, else a converged
+  L-BFGS-B run on F_ρ started at θ* (monotone, so F_ρ(θ_ρ) ≤ F_ρ(θ*));
+* :func:`upper_infimum` — inf L_r by multi-start L-BFGS-B (global for a convex upper level);
+* :func:`lower_gap` — the lower-level gap max_y Φ(x, y) − Φ(θ) over the lower block: exact for
+  a quadratic lower level (M_lower = 0), else a converged projected-ascent run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ofmu_theory.constraints import Box
+from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.family import FAMILIES, Family
+from ofmu_theory.problem import BilevelProblem
+from ofmu_theory.sampler import Batches, FullBatch
+
+FULL: Batches = FullBatch().draw(0)
+"""The full-batch 'batches' of every exact evaluation."""
+
+# Parameters per family and profile (sizes kept small in "quick" so the whole run fits ~2 min).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "least_squares_projection": {"quick": {"m": 4, "d": 10, "cond": 3.0}, "full": {"m": 8, "d": 20, "cond": 10.0}},
+    "coupled_quadratic": {"quick": {"n": 3, "p": 4}, "full": {"n": 5, "p": 8, "cond": 30.0}},
+    "wide_quadratic": {"quick": {"n": 3, "p": 6, "q": 3, "cond": 3.0}, "full": {"n": 4, "p": 10, "q": 5, "cond": 10.0}},
+    "l1_regression": {"quick": {}, "full": {}},
+    "logistic_forget": {"quick": {"n_r": 30, "n_f": 4, "d": 8}, "full": {}},
+    "shen_chen": {"quick": {}, "full": {}},
+    "bome_toy": {"quick": {}, "full": {}},
+    "matrix_factorisation": {"quick": {}, "full": {"m": 8, "n": 6, "rank": 3, "width": 3}},
+    "hyper_cleaning": {"quick": {"n_train": 20, "n_val": 20}, "full": {}},
+    "two_layer_net": {
+        "quick": {"n_features": 3, "hidden": 4, "n_per_class": 12, "train_steps": 60},
+        "full": {"train_steps": 300},
+    },
+}
+
+
+def load_families() -> list[str]:
+    """Import convex/ and nonconvex/ (and every public module in them) so their families register."""
+    for package in ("convex", "nonconvex"):
+        try:
+            module = importlib.import_module(package)
+        except ImportError:  # pragma: no cover - the packages are part of the repository
+            continue
+        for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{package}.{info.name}")
+    return FAMILIES.names()
+
+
+BUILTIN_FAMILIES: dict[str, type[Family]] = {}
+"""Calibration instances built into proofs_checks (not registered in FAMILIES: they are no unlearning problems)."""
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """A family name, the parameters of one instance (seed included) and the experiment variant.
+
+    Attributes:
+        family: a registered family's name, or a built-in calibration instance's.
+        params: the keyword arguments of ``sample`` as sorted pairs.
+        variant: which experiment of a claim runs on the instance ("" when a claim has one).
+    """
+
+    family: str
+    params: tuple[tuple[str, Any], ...] = field(default=())
+    variant: str = ""
+
+    @classmethod
+    def of(cls, family: str, *, variant: str = "", **params: Any) -> InstanceSpec:
+        return cls(family, tuple(sorted(params.items())), variant)
+
+    def with_params(self, **params: Any) -> InstanceSpec:
+        """The same family and variant with other parameters."""
+        return InstanceSpec(self.family, tuple(sorted(params.items())), self.variant)
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def instance(self) -> Family:
+        return _instance(self)
+
+    def problem(self) -> BilevelProblem:
+        return _problem(self)
+
+    def label(self) -> str:
+        """"family [variant]" for reports."""
+        return f"{self.family} [{self.variant}]" if self.variant else self.family
+
+
+@lru_cache(maxsize=128)
+def _instance_of(family: str, params: tuple[tuple[str, Any], ...]) -> Family:
+    if family not in BUILTIN_FAMILIES and family not in FAMILIES:
+        load_families()
+    cls = BUILTIN_FAMILIES[family] if family in BUILTIN_FAMILIES else FAMILIES.get(family)
+    return cls.sample(**dict(params))
+
+
+def _instance(spec: InstanceSpec) -> Family:
+    return _instance_of(spec.family, spec.params)
+
+
+@lru_cache(maxsize=128)
+def _problem_of(family: str, params: tuple[tuple[str, Any], ...]) -> BilevelProblem:
+    return _instance_of(family, params).problem("numpy")
+
+
+def _problem(spec: InstanceSpec) -> BilevelProblem:
+    return _problem_of(spec.family, spec.params)
+
+
+def specs(
+    families: list[str], profile_name: str, n_seeds: int, seed: int, *, variant: str = "", **overrides: Any
+) -> list[InstanceSpec]:
+    """One spec per (family, seed) with the profile's preset parameters (``overrides[family]`` win)."""
+    available = set(load_families()) | set(BUILTIN_FAMILIES)
+    out = []
+    for name in families:
+        if name not in available:
+            continue
+        presets = PRESETS.get(name, {})
+        preset = dict(presets.get(profile_name, presets.get("quick", {})))  # other profiles use the quick sizes
+        preset.update(overrides.get(name, {}))
+        out.extend(InstanceSpec.of(name, variant=variant, seed=seed + i, **preset) for i in range(n_seeds))
+    return out
+
+
+def family_names(*, convex: bool | None = None, stochastic: bool | None = None) -> list[str]:
+    """Registered families filtered by their class attributes."""
+    names = []
+    for name in load_families():
+        cls = FAMILIES.get(name)
+        if convex is not None and cls.convex is not convex:
+            continue
+        if stochastic is not None and cls.stochastic is not stochastic:
+            continue
+        names.append(name)
+    return names
+
+
+# --- references beyond the family's own -----------------------------------------------------
+def _bounds(problem: BilevelProblem, family: Family) -> list[tuple[float | None, float | None]] | None:
+    c = family.constraint()
+    if c is None:
+        return None
+    if not isinstance(c, Box):
+        raise ValueError(f"{type(c).__name__} constraint: only boxes are handled by the L-BFGS-B references")
+    mask = np.ones(problem.dim) if c.mask is None else np.asarray(c.mask)
+    return [(c.lo, c.hi) if m else (None, None) for m in mask]
+
+
+def penalised_minimiser(spec: InstanceSpec, rho: float) -> tuple[np.ndarray, str]:
+    """θ_ρ = argmin F_ρ (β = 0) and how it was obtained.
+
+    Closed form where the family has ``penalised_solution``; else L-BFGS-B (exact ∇F_ρ from the
+    evaluator, box bounds where Θ is a box) started at θ*, which only accepts decreasing steps,
+    so the point returned satisfies F_ρ(θ_ρ) ≤ F_ρ(θ*) = L_r(θ*): Lemma 1's argument applies to it.
+    """
+    family = spec.instance()
+    closed = family.penalised_solution(rho)
+    if closed is not None:
+        return np.asarray(closed, dtype=np.float64), "closed form (family.penalised_solution)"
+    start = family.solution()
+    if start is None:
+        raise ValueError(f"{spec.family} has neither penalised_solution nor solution: θ_ρ cannot be computed")
+    problem = spec.problem()
+    ev = Evaluator(problem)
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        pen = ev.penalised(x, rho, FULL)
+        return pen.F, np.asarray(pen.grad_F, dtype=np.float64)
+
+    res = minimize(
+        fun, np.asarray(start, dtype=np.float64), jac=True, method="L-BFGS-B", bounds=_bounds(problem, family),
+        options={"maxiter": 20000, "maxcor": 30, "gtol": 1e-13, "ftol": 1e-16},
+    )  # fmt: skip
+    x = res.x
+    if fun(x)[0] > fun(np.asarray(start, dtype=np.float64))[0]:  # cannot happen with a monotone line search
+        x = np.asarray(start, dtype=np.float64)
+    return x, f"L-BFGS-B on F_rho from theta* ({res.nit} iterations, |proj grad| {np.max(np.abs(res.jac)):.1e})"
+
+
+def upper_infimum(spec: InstanceSpec, *, starts: int = 4) -> tuple[float, str]:
+    """inf L_r by multi-start L-BFGS-B (θ_0, θ*, seeded Gaussian starts), over Θ when Θ is a box."""
+    family, problem = spec.instance(), spec.problem()
+    upper = problem.upper
+    rng = np.random.default_rng(0)
+    points = [np.asarray(family.theta0(), dtype=np.float64)]
+    if family.solution() is not None:
+        points.append(np.asarray(family.solution(), dtype=np.float64))
+    scale = 1.0 + float(np.linalg.norm(points[0])) / np.sqrt(problem.dim)
+    points += [scale * rng.standard_normal(problem.dim) for _ in range(starts - len(points))]
+    bounds = _bounds(problem, family)
+    best = np.inf
+    for x0 in points:
+        if bounds is not None:
+            x0 = np.clip(x0, [b[0] if b[0] is not None else -np.inf for b in bounds],
+                         [b[1] if b[1] is not None else np.inf for b in bounds])  # fmt: skip
+        res = minimize(
+            lambda x: tuple(np.asarray(v, dtype=np.float64) for v in upper.value_and_grad(x)),
+            x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-16},
+        )  # fmt: skip
+        best = min(best, float(res.fun))
+    how = "global (convex upper level)" if type(family).convex else "best of multi-start local minima"
+    return best, f"L-BFGS-B multi-start ({len(points)} starts): {how}"
+
+
+def block_hessian(problem: BilevelProblem, theta: np.ndarray) -> np.ndarray:
+    """P∇²(σL_lower)P as a dense matrix, from HVPs (small problems only)."""
+    d = problem.dim
+    mask = np.ones(d) if problem.block is None else np.asarray(problem.block)
+    cols = [problem.sigma * np.asarray(problem.lower.hvp(theta, mask * e)) * mask for e in np.eye(d)]
+    return np.stack(cols, axis=1)
+
+
+def lower_gap(spec: InstanceSpec, theta: np.ndarray, *, max_steps: int = 20000) -> tuple[float, str]:
+    """max over the lower block of Φ = σL_lower, minus Φ(θ), with x (the non-block part) fixed.
+
+    Exact for a quadratic lower level (M_lower = 0): gap = ½ gᵀ(−H_PP)⁺g, g = P∇Φ. Otherwise
+    projected gradient ascent on the block with step 1/L_lower until ‖P∇Φ‖ ≤ 1e-13 (PL: linear).
+    """
+    family, problem = spec.instance(), spec.problem()
+    c = family.constants()
+    mask = np.ones(problem.dim) if problem.block is None else np.asarray(problem.block)
+    sigma = problem.sigma
+    grad = mask * sigma * np.asarray(problem.lower.value_and_grad(theta)[1])
+    if c.M_lower == 0 and family.constraint() is None:
+        H = block_hessian(problem, theta)
+        gap = 0.5 * float(grad @ np.linalg.pinv(-H, rcond=1e-12, hermitian=True) @ grad)
+        return max(gap, 0.0), "exact (quadratic lower level)"
+    if not c.L_lower:
+        raise ValueError(f"{spec.family} has no L_lower: the lower-level gap needs a step size")
+    phi0 = sigma * float(problem.lower.value(theta))
+    x = np.array(theta, dtype=np.float64)
+    proj = problem.constraint.project if problem.constraint is not None else (lambda v: v)
+    eta = 1.0 / c.L_lower
+    for step in range(max_steps):
+        g = mask * sigma * np.asarray(problem.lower.value_and_grad(x)[1])
+        if np.linalg.norm(g) <= 1e-13:
+            break
+        x = proj(x + eta * g)
+    return max(sigma * float(problem.lower.value(x)) - phi0, 0.0), f"projected ascent on the block ({step} steps)"

@@ -1,0 +1,293 @@
+"""Honest rate checks: bound checks, tail slope fits with R², contraction factors.
+
+Every tolerance lives in :data:`TOL`, fixed here before any data is seen (see docs/claims.md).
+The recipe follows shared/reference/ofmu-method.md §7: prefer bound checks (the measured
+quantity scaled by the claimed rate stays under the constant) over slope fits alone; fit slopes
+on the tail of a geometric grid and report R²; work in float64 and drop points at round-off.
+
+A rate claim "q(n) ≤ C·n^(−p)" with an unknown constant C is checked on the tail of a geometric
+grid of n (the points with n ≥ √(n_min·n_max)):
+
+* the scaled quantity s(n) = q(n)·n^p must stay bounded: its growth max s / s(first tail point)
+  must not exceed ``growth``;
+* the least-squares slope of log q against log n on the tail is reported with R²;
+* **holds** when the scaled quantity stays bounded; **violated** when it grows past ``growth``
+  and the slopes fitted on the tail and on its last half are both slower than −p + ``slope`` (a
+  plateau has slope ≈ 0; a pre-asymptotic transient steepens toward −p at the end); **inconclusive**
+  when the two disagree, fewer than ``min_points`` tail points lie above round-off, or the tail
+  spans less than a factor ``min_span`` in n.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from proofs_checks.evidence import Check, Verdict, fmt
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tolerances:
+    """Tolerances of every check, fixed in code before any data is seen.
+
+    Attributes:
+        bound_rtol: relative slack of an exact bound check (round-off of the computed sides).
+        slope: how much slower than claimed a fitted exponent may be before it counts against
+            the claim (|Δexponent|).
+        r2: the R² above which a slope fit is called clean.
+        growth: how much the rate-scaled quantity may grow along the tail (transients, constants).
+        roundoff: values below roundoff × (largest value of the series) are round-off and dropped.
+        min_points: fewest tail points above round-off a slope fit needs.
+        min_span: smallest ratio n_max/n_min of the fitted tail for a verdict other than inconclusive.
+        contraction: slack of a contraction factor, as a fraction of 1 − predicted.
+        sign: smallest change that counts as a change (similarity, cosine units).
+    """
+
+    bound_rtol: float = 1e-6
+    slope: float = 0.2
+    r2: float = 0.9
+    growth: float = 3.0
+    roundoff: float = 1e-12
+    min_points: int = 3
+    min_span: float = 4.0
+    contraction: float = 0.05
+    sign: float = 1e-3
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+TOL = Tolerances()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlopeFit:
+    """Least-squares fit log q = slope·log n + intercept on the tail of a grid."""
+
+    slope: float
+    intercept: float
+    r2: float
+    n_points: int
+    n_lo: float
+    n_hi: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def geometric_grid(lo: float, hi: float, num: int, *, integer: bool = False) -> np.ndarray:
+    """``num`` points log-spaced in [lo, hi] (distinct integers when ``integer``)."""
+    if not (0 < lo < hi) or num < 2:
+        raise ValueError(f"need 0 < lo < hi and num >= 2, got lo={lo}, hi={hi}, num={num}")
+    grid = np.geomspace(lo, hi, num)
+    if integer:
+        grid = np.unique(np.round(grid).astype(np.int64))
+    return grid
+
+
+def tail_mask(n: np.ndarray) -> np.ndarray:
+    """The tail of a geometric grid: n ≥ √(n_min·n_max)."""
+    n = np.asarray(n, dtype=np.float64)
+    return n >= math.sqrt(n.min() * n.max()) * (1 - 1e-12)
+
+
+def fit_slope(n: np.ndarray, q: np.ndarray) -> SlopeFit:
+    """Fit log q against log n (all points given must be > 0)."""
+    x, y = np.log(np.asarray(n, dtype=np.float64)), np.log(np.asarray(q, dtype=np.float64))
+    if x.size < 2:
+        return SlopeFit(slope=math.nan, intercept=math.nan, r2=math.nan, n_points=int(x.size), n_lo=math.nan, n_hi=math.nan)
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
+    return SlopeFit(
+        slope=float(slope), intercept=float(intercept), r2=r2, n_points=int(x.size),
+        n_lo=float(np.exp(x.min())), n_hi=float(np.exp(x.max())),
+    )  # fmt: skip
+
+
+def bound_check(
+    name: str, measured: Any, bound: Any, *, tol: Tolerances = TOL, what: str = "", primary: bool = True
+) -> Check:
+    """Holds when measured ≤ bound·(1 + bound_rtol) everywhere; reports the worst ratio.
+
+    Args:
+        name: the check's name.
+        measured: the measured values (a number or an array).
+        bound: the claimed bound at the same points (same shape, or a number).
+        what: words for the detail line.
+    """
+    m = np.atleast_1d(np.asarray(measured, dtype=np.float64))
+    b = np.broadcast_to(np.asarray(bound, dtype=np.float64), m.shape)
+    finite = np.isfinite(m) & np.isfinite(b)
+    if not finite.any():
+        return Check(
+            name=name, kind="bound", measured=math.nan, predicted=1.0, margin=math.nan,
+            verdict=Verdict.INCONCLUSIVE, detail=f"{what}: no finite values", primary=primary,
+        )  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(b[finite] > 0, m[finite] / b[finite], np.where(m[finite] > 0, np.inf, 0.0))
+    worst = int(np.argmax(ratio))
+    r = float(ratio[worst])
+    verdict = Verdict.HOLDS if r <= 1.0 + tol.bound_rtol else Verdict.VIOLATED
+    nonfinite = int((~finite).sum())
+    detail = (
+        f"{what}: max measured/bound = {fmt(r)} over {int(finite.sum())} points"
+        + (f" ({nonfinite} non-finite skipped)" if nonfinite else "")
+    )
+    return Check(
+        name=name, kind="bound", measured=r, predicted=1.0, margin=1.0 - r, verdict=verdict, detail=detail,
+        extra={"worst_index": int(np.flatnonzero(finite)[worst]), "n_points": int(finite.sum())}, primary=primary,
+    )  # fmt: skip
+
+
+def rate_check(
+    name: str,
+    n: Any,
+    q: Any,
+    *,
+    exponent: float,
+    tol: Tolerances = TOL,
+    what: str = "",
+    primary: bool = True,
+    whole: bool = False,
+) -> Check:
+    """Check q(n) = O(n^(−exponent)) on the tail of a geometric grid (see the module docstring).
+
+    ``whole`` fits every point instead of the tail (for measured, non-geometric abscissae such as σ²).
+
+    ``measured`` is the fitted tail slope, ``predicted`` is −exponent; ``extra`` carries the fit,
+    the growth of the scaled quantity and whether the series reached round-off (``roundoff``)
+    or decays much faster than claimed (``faster``: linear convergence passes a power-law check
+    vacuously).
+    """
+    n = np.asarray(n, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    ok = np.isfinite(q) & (q >= 0)
+    if not ok.all():
+        diverged = bool(np.any(~np.isfinite(q)))
+        return Check(
+            name=name, kind="slope", measured=math.nan, predicted=-exponent, margin=math.nan,
+            verdict=Verdict.VIOLATED if diverged else Verdict.INCONCLUSIVE,
+            detail=f"{what}: non-finite or negative values (diverged)" if diverged else f"{what}: negative values",
+            extra={"diverged": diverged}, primary=primary,
+        )  # fmt: skip
+    floor = tol.roundoff * max(float(q.max()), 1e-300)
+    tail = np.ones(n.shape, dtype=bool) if whole else tail_mask(n)
+    above = tail & (q > floor)
+    scaled = q * n**exponent
+    t_idx = np.flatnonzero(tail)
+    extra: dict[str, Any] = {"tail_n": [float(n[t_idx[0]]), float(n[t_idx[-1]])], "floor": floor}
+    if above.sum() < tol.min_points:
+        reached = bool(np.sum(tail & (q <= floor)) >= 1)
+        extra |= {"roundoff": reached, "faster": reached}
+        verdict = Verdict.HOLDS if reached else Verdict.INCONCLUSIVE
+        if reached and float(q.max()) == 0.0:
+            detail = f"{what}: exactly 0 at every point"
+        elif reached:
+            detail = f"{what}: the tail reached round-off (≤ {fmt(floor)}): faster than n^-{fmt(exponent)}"
+        else:
+            detail = f"{what}: only {int(above.sum())} tail points above round-off"
+        return Check(
+            name=name, kind="slope", measured=-math.inf if reached else math.nan, predicted=-exponent,
+            margin=math.inf if reached else math.nan, verdict=verdict, detail=detail, extra=extra, primary=primary,
+        )  # fmt: skip
+    fit = fit_slope(n[above], q[above])
+    idx = np.flatnonzero(above)
+    end = fit_slope(n[idx[-max(tol.min_points, idx.size // 2):]], q[idx[-max(tol.min_points, idx.size // 2):]])
+    s_tail = scaled[above]
+    growth = float(s_tail.max() / s_tail[0]) if s_tail[0] > 0 else math.inf
+    faster = bool(fit.slope < -3.0 * max(exponent, 1.0)) or bool(np.any(tail & (q <= floor)))
+    extra |= {"fit": fit.to_dict(), "end_fit": end.to_dict(), "growth": growth,
+              "roundoff": bool(np.any(tail & (q <= floor))), "faster": faster}  # fmt: skip
+    # violated only if the whole tail AND its last half are slower than claimed: a pre-asymptotic
+    # transient (the scaled quantity rising to its limit) flattens out at the end, a true violation does not
+    slow = fit.slope > -exponent + tol.slope and end.slope > -exponent + tol.slope
+    short = fit.n_hi / fit.n_lo < tol.min_span * (1 - 1e-9)
+    if short:
+        verdict = Verdict.INCONCLUSIVE
+    elif growth <= tol.growth:
+        verdict = Verdict.HOLDS
+    elif slow:
+        verdict = Verdict.VIOLATED
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    detail = (
+        f"{what}: tail slope {fmt(fit.slope, 3)} (R² {fmt(fit.r2, 3)}, {fit.n_points} pts, n ∈ [{fmt(fit.n_lo)}, "
+        f"{fmt(fit.n_hi)}]; last {end.n_points} pts {fmt(end.slope, 3)}) vs claimed ≤ {fmt(-exponent)}; "
+        f"q·n^{fmt(exponent)} grew ×{fmt(growth, 3)} (allowed ×{fmt(tol.growth)})"
+        + (f"; tail spans only ×{fmt(fit.n_hi / fit.n_lo, 3)} (< ×{fmt(tol.min_span)})" if short else "")
+    )
+    return Check(
+        name=name, kind="slope", measured=fit.slope, predicted=-exponent, margin=-exponent + tol.slope - fit.slope,
+        verdict=verdict, detail=detail, extra=extra, primary=primary,
+    )  # fmt: skip
+
+
+def contraction_check(
+    name: str,
+    k: Any,
+    err: Any,
+    *,
+    predicted: float,
+    tol: Tolerances = TOL,
+    what: str = "",
+    primary: bool = True,
+) -> Check:
+    """Fit the linear-rate factor exp(slope of log err against k) on the tail above round-off.
+
+    Holds when factor ≤ predicted + contraction·(1 − predicted); violated when larger with a clean
+    fit (R² ≥ r2); inconclusive otherwise. A series that reaches round-off within the first half
+    of the run is fitted on the part above round-off.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    e = np.asarray(err, dtype=np.float64)
+    if not np.all(np.isfinite(e)):
+        return Check(
+            name=name, kind="contraction", measured=math.nan, predicted=predicted, margin=math.nan,
+            verdict=Verdict.VIOLATED, detail=f"{what}: diverged", primary=primary,
+        )  # fmt: skip
+    floor = max(tol.roundoff * float(e.max()), 1e-300) * 1e2
+    above = np.flatnonzero(e > floor)
+    if above.size < 2:
+        return Check(
+            name=name, kind="contraction", measured=math.nan, predicted=predicted, margin=math.nan,
+            verdict=Verdict.INCONCLUSIVE, detail=f"{what}: too few points above round-off", primary=primary,
+        )  # fmt: skip
+    last = above[-1]
+    sel = np.arange(last // 2, last + 1)
+    sel = sel[e[sel] > floor]
+    if sel.size < tol.min_points:  # reached round-off within a few steps: fit every point above it
+        sel = above
+    slope, intercept = np.polyfit(k[sel], np.log(e[sel]), 1)
+    y = np.log(e[sel])
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((y - slope * k[sel] - intercept) ** 2)) / ss_tot if ss_tot > 0 else 1.0
+    factor = float(np.exp(slope))
+    allowed = predicted + tol.contraction * (1.0 - predicted)
+    if factor <= allowed:
+        verdict = Verdict.HOLDS
+    elif r2 >= tol.r2:
+        verdict = Verdict.VIOLATED
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    detail = (
+        f"{what}: measured factor {fmt(factor, 6)} (R² {fmt(r2, 3)}, k ∈ [{int(k[sel[0]])}, {int(k[sel[-1]])}]) "
+        f"vs 1 − μ/L = {fmt(predicted, 6)}"
+    )
+    return Check(
+        name=name, kind="contraction", measured=factor, predicted=predicted, margin=allowed - factor,
+        verdict=verdict, detail=detail, extra={"r2": r2, "allowed": allowed}, primary=primary,
+    )  # fmt: skip
+
+
+def vacuous(check: Check, reason: str) -> Check:
+    """A power-law check that passed only because the series converged linearly: inconclusive."""
+    from dataclasses import replace
+
+    if check.verdict is not Verdict.HOLDS or not check.extra.get("faster"):
+        return check
+    return replace(check, verdict=Verdict.INCONCLUSIVE, detail=f"{check.detail} — vacuous: {reason}")
