@@ -1,8 +1,6 @@
-"""Fixtures of the claim tests: a tiny profile and single-threaded BLAS (the problems are tiny)."""
+"""Fixtures of the claim tests: a tiny profile."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -33,25 +31,3 @@ TINY = Profile(
 @pytest.fixture(scope="session")
 def tiny() -> Profile:
     return TINY
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_blas_thread() -> Iterator[None]:
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip this directory's @slow tests unless a marker expression is given (e.g. ``-m slow``).
-
-    The marker's description in pyproject promises "excluded from the default run", but its addopts
-    do not pass ``-m 'not slow'``; this keeps the promise for the claim sweeps.
-    """
-    if config.getoption("markexpr"):
-        return
-    skip = pytest.mark.skip(reason="slow sweep: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords and "proofs_checks" in item.nodeid:
-            item.add_marker(skip)
