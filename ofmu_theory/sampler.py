@@ -64,7 +64,8 @@ class MiniBatch(Sampler):
     """Seeded epoch-wise mini-batches for both levels.
 
     Attributes:
-        n_lower, n_upper: number of rows of the lower (forget) and upper (retain) data.
+        n_lower, n_upper: number of rows of the lower (forget) and upper (retain) data (0 allowed
+            for a side with ``batch = None``, e.g. a data-free or unused lower objective).
         batch_lower, batch_upper: per-rank batch sizes (``None``: full batch on that side).
         seed: the sampling seed.
         rank, world_size: this process's rank and the number of data-parallel ranks.
@@ -79,13 +80,14 @@ class MiniBatch(Sampler):
     world_size: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("n_lower", "n_upper"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("batch_lower", "batch_upper"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        for side in ("lower", "upper"):
+            n, batch = getattr(self, f"n_{side}"), getattr(self, f"batch_{side}")
+            if batch is not None and batch < 1:
+                raise ValueError(f"batch_{side} must be >= 1 or None, got batch_{side}={batch}")
+            if batch is not None and n < 1:
+                raise ValueError(f"n_{side} must be >= 1 when batch_{side} is set, got n_{side}={n}")
+            if n < 0:
+                raise ValueError(f"n_{side} must be >= 0, got n_{side}={n}")
         if self.world_size < 1 or not 0 <= self.rank < self.world_size:
             raise ValueError(f"need 0 <= rank < world_size, got rank={self.rank}, world_size={self.world_size}")
 

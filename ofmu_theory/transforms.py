@@ -24,8 +24,8 @@ class Transform(ABC):
         """The transform's state for parameters shaped like θ."""
 
     @abstractmethod
-    def update(self, backend: Backend, grad: Vec, state: Any) -> tuple[Vec, Any]:
-        """(update direction u, new state); the solver moves θ by ∓η·u."""
+    def update(self, backend: Backend, grad: Vec, state: Any, theta: Vec | None = None) -> tuple[Vec, Any]:
+        """(update direction u, new state) for the gradient at θ; the solver moves θ by ∓η·u."""
 
     def _clip(self, backend: Backend, grad: Vec) -> Vec:
         if self.clip_norm is None:
@@ -57,30 +57,40 @@ class Sgd(Transform):
     def init(self, backend: Backend, theta: Vec) -> None:
         return None
 
-    def update(self, backend: Backend, grad: Vec, state: None) -> tuple[Vec, None]:
+    def update(self, backend: Backend, grad: Vec, state: None, theta: Vec | None = None) -> tuple[Vec, None]:
         return self._clip(backend, grad), None
 
 
 @dataclass(frozen=True)
 class Momentum(Transform):
-    """Heavy-ball momentum (PyTorch's SGD convention): m ← μm + g; u = m (or g + μm, Nesterov)."""
+    """Heavy-ball momentum (PyTorch's SGD convention): m ← μm + g; u = m (or g + μm, Nesterov).
+
+    ``coupled_weight_decay`` is PyTorch SGD's ``weight_decay`` (g ← g + wd·θ before the momentum);
+    ``weight_decay`` is the decoupled kind the solver applies (θ ← θ − η·wd·θ).
+    """
 
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 0.0
     clip_norm: float | None = None
+    coupled_weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.weight_decay, self.clip_norm)
+        _check(self.coupled_weight_decay, None)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
     def init(self, backend: Backend, theta: Vec) -> Vec | None:
         return None
 
-    def update(self, backend: Backend, grad: Vec, state: Vec | None) -> tuple[Vec, Vec]:
+    def update(self, backend: Backend, grad: Vec, state: Vec | None, theta: Vec | None = None) -> tuple[Vec, Vec]:
         b = backend
         g = self._clip(b, b.detach(grad))
+        if self.coupled_weight_decay:
+            if theta is None:
+                raise ValueError("Momentum with coupled_weight_decay needs theta")
+            g = b.axpy(self.coupled_weight_decay, b.detach(theta), g)
         m = g if state is None else b.axpy(self.momentum, state, g)
         return (b.axpy(self.momentum, m, g) if self.nesterov else m), m
 
@@ -111,7 +121,7 @@ class Adam(Transform):
     def init(self, backend: Backend, theta: Vec) -> AdamState:
         return AdamState(0, backend.zeros_like(theta), backend.zeros_like(theta))
 
-    def update(self, backend: Backend, grad: Vec, state: AdamState) -> tuple[Vec, AdamState]:
+    def update(self, backend: Backend, grad: Vec, state: AdamState, theta: Vec | None = None) -> tuple[Vec, AdamState]:
         b = backend
         g = self._clip(b, b.detach(grad))
         count = state.count + 1

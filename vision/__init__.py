@@ -6,6 +6,13 @@ Registries and their entries, all in one place:
   (vision.cifar).
 - ``vision.models.MODELS``: resnet18, small_cnn.
 - ``vision.metrics.METRICS``: accuracy, ua, ra, ta, mia_efficacy, avg_gap, rte.
+- ``vision.methods.METHODS``: retrain, ft, ga, rl, l1_sparse, salun, scrub, graddiff, blur, ofmu — each
+  maps the task to one ``ofmu_theory`` solver (see ``vision.methods``).
+
+Unlearning and training: ``vision.objectives`` (losses of the model as functions of θ),
+``vision.plan`` (a core run), ``vision.train`` (Original / Retrain, cached), ``vision.bench`` and
+``vision.report`` (the bench and its Markdown / JSON / PNG), ``vision.cli`` (``ofmu vision``),
+``vision.benchmark`` (OFMU against its target), ``vision.regenerate_docs`` (docs/vision-bench/).
 """
 
 from vision import cifar, digits, idx  # noqa: F401  (register the dataset loaders)

@@ -84,6 +84,10 @@ class Solver(ABC):
     def step(self, ev: Evaluator, state: Any) -> tuple[Any, dict[str, float]]:
         """One outer iteration: (new state, trace row with at least ``error``)."""
 
+    def levels(self) -> tuple[bool, bool]:
+        """Which objectives the solver evaluates: (lower, upper). Unused ones are not checked at θ_0."""
+        return True, True
+
     # --- shared machinery -----------------------------------------------------------------
     def options(self) -> dict[str, Any]:
         """Every hyper-parameter, serialised (step rules, transforms and schedules as dicts)."""
@@ -115,7 +119,7 @@ class Solver(ABC):
         b = problem.backend
         if init_state is None:
             theta0 = problem.check_like(problem.theta0 if theta0 is None else theta0, name="theta0")
-            _check_start(problem, theta0, ev.sampler.draw(0))
+            _check_start(problem, theta0, ev.sampler.draw(0), self.levels())
             state = self.init(ev, b.copy(theta0))
         else:
             state = init_state
@@ -195,7 +199,7 @@ class Solver(ABC):
         cases its slope along the motion is −⟨grad, u⟩. Returns (θ_new, transform state, η, accepted).
         """
         b = ev.backend
-        u, tstate = transform.update(b, b.detach(grad), tstate)
+        u, tstate = transform.update(b, b.detach(grad), tstate, theta)
         sign = 1.0 if ascent else -1.0
         decay = transform.weight_decay
 
@@ -232,12 +236,15 @@ def _check_sampler(problem: BilevelProblem, sampler: Sampler) -> None:
             raise ValueError(f"sampler n_{side}={n} does not match the {side} objective's {objective.n_rows} rows")
 
 
-def _check_start(problem: BilevelProblem, theta0: Vec, batches: Batches) -> None:
+def _check_start(problem: BilevelProblem, theta0: Vec, batches: Batches, levels: tuple[bool, bool]) -> None:
     """Clear errors for a bad start: non-finite θ_0, values or gradients, mis-shaped gradients."""
     b = problem.backend
     if not b.isfinite(theta0):
         raise ValueError("theta0 has non-finite entries")
-    for side, objective, batch in (("lower", problem.lower, batches.lower), ("upper", problem.upper, batches.upper)):
+    sides = (("lower", problem.lower, batches.lower), ("upper", problem.upper, batches.upper))
+    for (side, objective, batch), used in zip(sides, levels, strict=True):
+        if not used:
+            continue
         value, grad = objective.value_and_grad(theta0, batch)
         problem.check_like(grad, name=f"the {side} objective's gradient")
         if not math.isfinite(b.item(value)):

@@ -58,6 +58,9 @@ class Scalarized(Solver):
     def init(self, ev: Evaluator, theta0: Vec) -> DescentState:
         return DescentState(theta0, 0, 0, self.transform.init(ev.backend, theta0))
 
+    def levels(self) -> tuple[bool, bool]:
+        return self.forget_weight > 0, self.retain_weight > 0
+
     def objective(self, ev: Evaluator, theta: Vec, batches, alpha: float) -> float:
         b, value = ev.backend, 0.0
         if self.forget_weight:

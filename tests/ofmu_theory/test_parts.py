@@ -181,3 +181,28 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path) -> None:
             raise RuntimeError("interrupted")
     assert json.loads(path.read_text())["y"] == [0, 1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_momentum_coupled_weight_decay_matches_torch_sgd() -> None:
+    torch.manual_seed(0)
+    p = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    start = p.detach().clone()
+    grads = [torch.randn(5, dtype=torch.float64) for _ in range(4)]
+    opt = torch.optim.SGD([p], lr=0.05, momentum=0.9, weight_decay=5e-4)
+    for g in grads:
+        p.grad = g.clone()
+        opt.step()
+    b = get_backend("torch")
+    t = Momentum(coupled_weight_decay=5e-4)
+    theta, state = (start.clone(),), t.init(b, (start,))
+    for g in grads:
+        u, state = t.update(b, (g,), state, theta)
+        theta = b.axpy(-0.05, u, theta)
+    torch.testing.assert_close(theta[0], p.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_unused_sides_need_no_data() -> None:
+    s = MiniBatch(n_lower=0, n_upper=10, batch_lower=None, batch_upper=2)
+    assert s.draw(0).lower is None and len(s.draw(0).upper) == 2
+    with pytest.raises(ValueError, match="n_lower must be >= 1 when batch_lower is set"):
+        MiniBatch(n_lower=0, n_upper=10, batch_lower=1, batch_upper=2)

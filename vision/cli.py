@@ -1,0 +1,195 @@
+"""``ofmu vision prepare | unlearn | bench``: the vision bench from the command line.
+
+- ``prepare`` trains (or finds in the cache) the Original and the Retrain models of every mode.
+- ``unlearn --method NAME`` runs one method from the Original, evaluates it and compares it to Retrain.
+- ``bench`` runs Retrain and every method for random and class-wise forgetting and writes
+  ``bench.md``, ``bench.json`` and ``bench.png`` into ``--out``.
+
+``ofmu_theory.cli`` calls :func:`register` with its sub-parsers; :func:`build_parser` gives a
+stand-alone parser (``python -m vision.cli``) for use before the other packages exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from typing import Any
+
+from ofmu_theory.io import write_json
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUT = "out/vision-bench"
+
+
+def _common(p: argparse.ArgumentParser, *, single_mode: bool = False) -> None:
+    from vision.bench import DEFAULT_DATASET, DEFAULT_TRAIN, BenchConfig
+
+    d = BenchConfig()
+    g = p.add_argument_group("data and split")
+    g.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (default {DEFAULT_DATASET}; digits if absent)")
+    g.add_argument("--root", default=None, help="data folder (default: the loader's)")
+    g.add_argument("--n-train", type=int, default=d.n_train,
+                   help=f"training images used (default {d.n_train}; 0 = all)")
+    g.add_argument("--n-test", type=int, default=d.n_test, help=f"test images used (default {d.n_test}; 0 = all)")
+    if single_mode:
+        g.add_argument("--mode", dest="modes", default="random", choices=["random", "class"], help="forgetting mode")
+    else:
+        g.add_argument("--modes", default=",".join(d.modes), help="forgetting modes, comma-separated (random,class)")
+    g.add_argument("--forget-fraction", type=float, default=d.forget_fraction, help="random mode: share of D forgotten")
+    g.add_argument("--forget-class", type=int, default=d.forget_class, help="class mode: the class forgotten")
+    g.add_argument("--seed", type=int, default=d.seed, help="split, training and unlearning seed (>= 1)")
+    t = p.add_argument_group("Original / Retrain recipe")
+    t.add_argument("--model", default=DEFAULT_TRAIN.model, help="model (small_cnn, resnet18)")
+    t.add_argument("--width", type=int, default=DEFAULT_TRAIN.width, help="model width (default: the model's)")
+    t.add_argument("--epochs", type=int, default=DEFAULT_TRAIN.epochs, help="training epochs")
+    t.add_argument("--lr", type=float, default=DEFAULT_TRAIN.lr, help="training lr (cosine-decayed)")
+    t.add_argument("--batch-size", type=int, default=DEFAULT_TRAIN.batch_size, help="training batch size")
+    t.add_argument("--no-cache", action="store_true", help="always train; never read or write the model cache")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: steady timings on a shared machine; 0 = torch's default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace, **extra: Any) -> Any:
+    from vision.bench import DEFAULT_TRAIN, BenchConfig
+
+    train = replace(DEFAULT_TRAIN, model=args.model, width=args.width, epochs=args.epochs, lr=args.lr,
+                    batch_size=args.batch_size)
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    return BenchConfig(
+        dataset=args.dataset, root=args.root, n_train=args.n_train or None, n_test=args.n_test or None,
+        modes=modes, forget_fraction=args.forget_fraction, forget_class=args.forget_class, seed=args.seed,
+        train=train, cache=not args.no_cache, threads=args.threads or None, **extra,
+    )
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["ofmu.rho=2", "ft.lr=0.02"]`` → ``{"ofmu": {"rho": 2}, "ft": {"lr": 0.02}}``."""
+    from ofmu_theory.cli import parse_assignments
+
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in parse_assignments(items, what="--set").items():
+        method, sep, name = key.partition(".")
+        if not sep or not method or not name:
+            raise ValueError(f"--set must look like method.key=value, got {key}={value!r}")
+        out.setdefault(method, {})[name] = value
+    return out
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from vision.bench import bench_split, load_bench_data
+    from vision.evaluate import evaluate
+    from vision.train import load_or_train
+
+    config = _config(args)
+    data, _ = load_bench_data(config)
+    for mode in config.modes:
+        split = bench_split(data, config, mode)
+        for name, rows in (("Original", split.train), (f"Retrain ({mode})", split.retain)):
+            trained = load_or_train(data, rows, config=config.train, seed=config.seed, name=name,
+                                    cache=config.cache, progress=not args.quiet)
+            ev = evaluate(trained.model, data, split)
+            where = trained.path or "(not cached)"
+            print(f"{name:18s} {'cached' if trained.cached else 'trained':7s} {trained.wall_s:7.1f} s  "
+                  f"UA {ev.ua:6.2f} RA {ev.ra:6.2f} TA {ev.ta:6.2f} MIA {ev.mia_efficacy:6.2f}  {where}")
+    return 0
+
+
+def _unlearn(args: argparse.Namespace) -> int:
+    from vision.bench import bench_split, load_bench_data, run_method
+    from vision.evaluate import evaluate
+    from vision.train import load_or_train
+
+    overrides = parse_overrides(args.set)
+    config = _config(args, methods=(args.method,), overrides=overrides)
+    data, _ = load_bench_data(config)
+    split = bench_split(data, config, config.modes[0])
+    progress = not args.quiet
+    original = load_or_train(data, split.train, config=config.train, seed=config.seed, name="Original",
+                             cache=config.cache, progress=progress)
+    retrain = load_or_train(data, split.retain, config=config.train, seed=config.seed, name="Retrain",
+                            cache=config.cache, progress=progress)
+    reference = evaluate(retrain.model, data, split, wall_s=retrain.wall_s)
+    row = run_method(args.method, original, data, split, config=config, reference=reference,
+                     retrain_s=retrain.wall_s, progress=progress)
+    m = row.metrics or {}
+    print(f"{row.method} ({split.mode}): {row.status}" + (f" — {row.message}" if row.message else ""))
+    for key, label in (("ua", "UA"), ("ra", "RA"), ("ta", "TA"), ("mia_efficacy", "MIA-Efficacy")):
+        value = m.get(key)
+        print(f"  {label:13s} {'' if value is None else f'{value:7.2f}'}   (Retrain {getattr(reference, key):7.2f})")
+    if row.avg_gap is not None:
+        print(f"  Avg. Gap      {row.avg_gap:7.2f}")
+    if row.wall_s is not None:
+        print(f"  time          {row.wall_s:7.1f} s = {row.time_ratio:.3f} × Retrain ({retrain.wall_s:.1f} s)")
+    if args.out:
+        write_json(args.out, {"row": row.to_dict(), "retrain": reference.to_dict(), "config": config.to_dict()})
+        print(f"wrote {args.out}")
+    return 0 if row.status == "OK" else 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from vision.bench import run_bench
+    from vision.report import markdown, write_report
+
+    extra: dict[str, Any] = {"overrides": parse_overrides(args.set)}
+    if args.methods:
+        extra["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    config = _config(args, **extra)
+    result = run_bench(config, progress=not args.quiet)
+    paths = write_report(result, args.out)
+    print(markdown(result))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vision`` with ``prepare``, ``unlearn`` and ``bench`` to ``subparsers`` (``ofmu_theory.cli``)."""
+    from vision.methods import METHODS
+
+    vision = subparsers.add_parser("vision", help="vision unlearning bench (SalUn protocol)")
+    sub = vision.add_subparsers(dest="vision_command", required=True)
+    p = sub.add_parser("prepare", help="train or load from the cache the Original and Retrain models")
+    _common(p)
+    p.set_defaults(func=_prepare)
+    p = sub.add_parser("unlearn", help="run one method and compare it to Retrain")
+    p.add_argument("--method", required=True, choices=METHODS.names(), help="unlearning method")
+    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                   help="method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
+    p.add_argument("--out", default=None, help="also write the row as JSON here")
+    _common(p, single_mode=True)
+    p.set_defaults(func=_unlearn)
+    p = sub.add_parser("bench", help="Retrain and every method, random and class forgetting; writes md/json/png")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: all)")
+    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                   help="method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
+    _common(p)
+    p.set_defaults(func=_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A stand-alone ``vision`` parser (the same sub-commands as ``ofmu vision``)."""
+    parser = argparse.ArgumentParser(prog="ofmu")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m vision.cli vision ...`` (errors print as ``ofmu: error: ...``, exit 2)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+        print(f"ofmu: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
