@@ -1,9 +1,11 @@
 """The embedded default language model: a small GPT-2 built from a config, with a BPE tokenizer
 trained on the corpus. Nothing is downloaded.
 
-Sizes (with the default 1,024-token vocabulary, tied embeddings): ``tiny`` d=128, 2 layers (~0.5 M
-parameters, for tests), ``small`` d=256, 4 layers (~3.4 M, the default), ``medium`` d=384, 6 layers
-(~11 M). Building is deterministic given ``seed`` and leaves the global torch RNG untouched.
+Sizes (with the default 1,024-token vocabulary, tied embeddings): ``micro`` d=32, 2 layers (~60 k
+parameters, for fast tests), ``tiny`` d=128, 2 layers (~0.5 M parameters, the LLM bench's default: it
+memorises the 40-author corpus in 40 epochs, see docs/llm.md), ``small`` d=256, 4 layers (~3.4 M, the
+default of :func:`build_embedded`), ``medium`` d=384, 6 layers (~11 M). Building is deterministic given
+``seed`` and leaves the global torch RNG untouched.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class EmbeddedLMConfig:
 
 
 EMBEDDED_SIZES: Registry[EmbeddedLMConfig] = Registry("embedded model size")
+EMBEDDED_SIZES.register("micro")(EmbeddedLMConfig(n_embd=32, n_layer=2, n_head=2, n_positions=128))  # tests only
 EMBEDDED_SIZES.register("tiny")(EmbeddedLMConfig(n_embd=128, n_layer=2, n_head=4))
 EMBEDDED_SIZES.register("small")(EmbeddedLMConfig(n_embd=256, n_layer=4, n_head=4))
 EMBEDDED_SIZES.register("medium")(EmbeddedLMConfig(n_embd=384, n_layer=6, n_head=6))

@@ -1,0 +1,287 @@
+"""``ofmu llm``: prepare | unlearn | eval | bench.
+
+``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_theory/cli.py). Every
+sub-command takes the same *prepare options* (model, data, forget split, fine-tuning recipe, evaluation
+settings), which identify one cached prepared entry; ``unlearn``, ``eval`` and ``bench`` build it first
+when it is missing (a cache hit is instant)::
+
+    ofmu llm prepare                                   # embedded GPT-2 on the generated corpus, forget10
+    ofmu llm unlearn --method ofmu --out runs/ofmu --set beta=0.2 --checkpoint-every 10
+    ofmu llm unlearn --method ofmu --out runs/ofmu --checkpoint-every 10 --resume   # after an interruption
+    ofmu llm eval --model-dir runs/ofmu/model --out runs/ofmu/eval
+    ofmu llm bench --out runs/bench                    # every method, same budget, table + plot
+    ofmu llm bench --model smollm2 --lora --methods npo,ofmu --out runs/smol
+
+Exit status: 0 on success, 1 when the core reports a divergence (nothing is written), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("llm.cli")
+
+
+def _parse_value(text: str) -> Any:
+    from ofmu_theory.cli import _parse_value as parse  # noqa: PLC0415
+
+    if "," in text and not text.startswith(("[", "(")):
+        return [parse(t.strip()) for t in text.split(",") if t.strip()]
+    return parse(text)
+
+
+def parse_sets(items: list[str], *, what: str = "--set") -> dict[str, Any]:
+    """["beta=0.2", "trainable_layers=1,2"] -> {"beta": 0.2, "trainable_layers": [1, 2]}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what} must look like key=value, got {item!r}")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+# --- shared options --------------------------------------------------------------------------------
+
+
+def add_prepare_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("prepared entry (model, data, recipe)")
+    g.add_argument("--model", default="embedded", help="'embedded' (default), 'smollm2', or a hub id / local folder")
+    g.add_argument("--size", default="tiny", help="embedded model size: micro | tiny | small | medium (default tiny)")
+    g.add_argument("--data", default="generated", help="'generated' (default), 'hub', or a folder of TOFU JSON files")
+    g.add_argument("--n-authors", type=int, default=40, help="generated corpus: authors (default 40)")
+    g.add_argument("--questions-per-author", type=int, default=10, help="generated corpus: QA pairs per author")
+    g.add_argument("--forget-split", default="forget10", help="forget01 | forget05 | forget10 (default forget10)")
+    g.add_argument("--world-knowledge", action=argparse.BooleanOptionalAction, default=None,
+                   help="add real_authors + world_facts to the training sets (default: embedded model only)")
+    g.add_argument("--train-epochs", type=float, default=None, help="fine-tuning epochs (default: by model)")
+    g.add_argument("--train-lr", type=float, default=None, help="fine-tuning peak lr (default: by model)")
+    g.add_argument("--train-batch-size", type=int, default=None, help="fine-tuning batch (default 32)")
+    g.add_argument("--template", default=None, help="prompt template name (default: by model)")
+    g.add_argument("--max-length", type=int, default=256, help="longest tokenised sequence (default 256)")
+    g.add_argument("--eval-batch-size", type=int, default=64)
+    g.add_argument("--max-new-tokens", type=int, default=None,
+                   help="ROUGE generation budget (default 64 for the embedded model, 200 otherwise)")
+    g.add_argument("--eval-limit", type=int, default=None, help="evaluate only the first N items of each set")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--dtype", default="float32", help="hub model weights dtype (default float32)")
+    g.add_argument("--trust-remote-code", action="store_true", help="allow a hub repository's own model code")
+    g.add_argument("--pad-token", default=None, help="pad token for a tokenizer without one: eos | unk | TOKEN")
+    g.add_argument("--revision", default=None, help="pinned hub revision")
+    g.add_argument("--cache-dir", default=None, help="the prepared entry's folder (default $OFMU_CACHE/llm/<key>)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: 1 for the embedded model, torch's default otherwise)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def prepare_config(args: argparse.Namespace) -> Any:
+    from llm.prepare import EvalSettings, PrepareConfig  # noqa: PLC0415
+    from llm.train import EMBEDDED_RECIPE, TOFU_RECIPE, TrainRecipe  # noqa: PLC0415
+
+    embedded = args.model == "embedded"
+    base = EMBEDDED_RECIPE if embedded else TOFU_RECIPE
+    recipe = TrainRecipe(epochs=args.train_epochs or base.epochs, lr=args.train_lr or base.lr,
+                         batch_size=args.train_batch_size or base.batch_size, warmup_epochs=base.warmup_epochs,
+                         weight_decay=base.weight_decay)
+    new_tokens = args.max_new_tokens or (64 if embedded else 200)
+    return PrepareConfig(
+        model=args.model, size=args.size, data=args.data, n_authors=args.n_authors,
+        questions_per_author=args.questions_per_author, forget_split=args.forget_split,
+        world_knowledge=args.world_knowledge, recipe=recipe, template=args.template, max_length=args.max_length,
+        eval=EvalSettings(batch_size=args.eval_batch_size, max_new_tokens=new_tokens, limit=args.eval_limit),
+        seed=args.seed, dtype=args.dtype, trust_remote_code=args.trust_remote_code, pad_token=args.pad_token,
+        revision=args.revision,
+    )
+
+
+def _prepared(args: argparse.Namespace) -> Any:
+    from llm.bench import set_threads  # noqa: PLC0415
+    from llm.prepare import prepare  # noqa: PLC0415
+
+    # The embedded model's tensors are tiny: one intra-op thread is nearly as fast as two on an idle machine
+    # and far faster on a busy one (spin-waiting threads; measured in docs/llm.md), so it is the default there.
+    set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
+    return prepare(prepare_config(args), cache_dir=args.cache_dir, progress=not args.quiet)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("unlearning run")
+    g.add_argument("--preset", default=None, choices=["openunlearning", "embedded"],
+                   help="method defaults (default: embedded for the embedded model, else openunlearning)")
+    g.add_argument("--lora", action="store_true", help="train LoRA adapters only (base weights never change)")
+    g.add_argument("--lora-r", type=int, default=8)
+    g.add_argument("--lora-alpha", type=float, default=16.0)
+    g.add_argument("--lora-targets", default="all-linear", help="comma-separated module names, or all-linear")
+    g.add_argument("--max-retain-nll", type=float, default=None,
+                   help="utility floor: stop once the retain NLL on a probe exceeds this (default off)")
+
+
+def lora_options(args: argparse.Namespace) -> Any:
+    from llm.lora import LoraOptions  # noqa: PLC0415
+
+    if not args.lora:
+        return None
+    targets = args.lora_targets if args.lora_targets == "all-linear" else tuple(args.lora_targets.split(","))
+    return LoraOptions(r=args.lora_r, alpha=args.lora_alpha, target_modules=targets)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    prepared = _prepared(args)
+    print(f"prepared entry: {prepared.folder}")
+    return 0
+
+
+def _cmd_unlearn(args: argparse.Namespace) -> int:
+    from llm.methods import METHODS  # noqa: PLC0415
+    from llm.prompts import PROMPTS  # noqa: PLC0415
+    from llm.unlearn import RunSettings, save_unlearned, unlearn  # noqa: PLC0415
+
+    prepared = _prepared(args)
+    preset = args.preset or ("embedded" if prepared.config.embedded else "openunlearning")
+    method = METHODS.get(args.method).preset(preset, **parse_sets(args.set))
+    settings = RunSettings(seed=args.seed, lora=lora_options(args), max_length=prepared.config.max_length,
+                           max_retain_nll=args.max_retain_nll, checkpoint_every=args.checkpoint_every)
+    out = Path(args.out)
+    checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(out.name + ".checkpoint")
+    model, tokenizer = prepared.load_model("target")
+    forget, retain = prepared.forget_retain()
+    done = unlearn(method, model=model, tokenizer=tokenizer, template=PROMPTS.get(prepared.template),
+                   forget_items=forget, retain_items=retain, settings=settings, checkpoint_dir=checkpoint_dir,
+                   resume=args.resume, progress=not args.quiet)
+    if done.diverged:
+        logger.error("%s DIVERGED after %d steps (%s); nothing was written to %s", args.method, done.result.nit,
+                     done.result.message, out)
+        print(f"DIVERGED: {done.result.message}; nothing written to {out}")
+        return 1
+    save_unlearned(done, out, tokenizer=tokenizer, metadata={"prepared": str(prepared.folder)})
+    print(f"{args.method}: {done.status} after {done.result.nit} steps in {done.wall_s:.1f} s -> {out}")
+    if args.eval:
+        from llm.lora import merged  # noqa: PLC0415
+        from llm.prepare import evaluate_model  # noqa: PLC0415
+
+        result = evaluate_model(prepared, merged(done.model), tokenizer, out / "eval", show_progress=not args.quiet)
+        _print_summary(result.summary)
+    if args.checkpoint_every and not args.keep_checkpoint and checkpoint_dir.exists():
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return 0
+
+
+def _print_summary(summary: Any) -> None:
+    for key in ("forget_quality", "model_utility", "forget_truth_ratio", "privleak"):
+        if key in summary:
+            print(f"  {key} = {summary[key]:.4g}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from llm.models import load_pretrained  # noqa: PLC0415
+    from llm.prepare import evaluate_model  # noqa: PLC0415
+
+    prepared = _prepared(args)
+    model, tokenizer = load_pretrained(args.model_dir, dtype=args.dtype, local_files_only=True,
+                                       trust_remote_code=args.trust_remote_code, pad_token=args.pad_token)
+    out = Path(args.out) if args.out else Path(args.model_dir).with_name("eval")
+    result = evaluate_model(prepared, model, tokenizer, out, show_progress=not args.quiet)
+    print(f"wrote {out}/TOFU_EVAL.json, TOFU_SUMMARY.json, TOFU_RUN.json")
+    _print_summary(result.summary)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from llm.bench import DEFAULT_METHODS, BenchConfig, markdown_table, run_bench  # noqa: PLC0415
+
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else DEFAULT_METHODS
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in parse_sets(args.set).items():
+        name, dot, field_name = key.partition(".")
+        if not dot:
+            raise ValueError(f"bench --set needs method.key=value, got {key!r}")
+        overrides.setdefault(name, {})[field_name] = value
+    config = BenchConfig(methods=methods, epochs=args.epochs, batch_size=args.batch_size,
+                         retain_batch_size=args.retain_batch_size, preset=args.preset,
+                         overrides=overrides, lora=lora_options(args), max_retain_nll=args.max_retain_nll,
+                         seed=args.seed)
+    import time  # noqa: PLC0415
+
+    start = time.perf_counter()
+    prepared = _prepared(args)
+    prepare_s = time.perf_counter() - start
+    report = run_bench(prepared, config, args.out, progress=not args.quiet, save_models=args.save_models,
+                       prepare_s=prepare_s)
+    print(markdown_table(report["rows"]))
+    print(f"wrote {args.out}/bench.md, bench.json, fq_vs_mu.png (prepare {prepare_s:.1f} s, "
+          f"bench {report['wall_s']:.1f} s)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``llm`` with its sub-commands to the ``ofmu`` parser."""
+    llm = subparsers.add_parser("llm", help="LLM unlearning on TOFU: prepare | unlearn | eval | bench",
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = llm.add_subparsers(dest="llm_command", required=True)
+
+    p = sub.add_parser("prepare", help="build the corpus and the target / retain models (cached)")
+    add_prepare_options(p)
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("unlearn", help="run one method on the target model; save the model and its trace")
+    p.add_argument("--method", required=True, help="method name (see docs/llm.md)")
+    p.add_argument("--out", required=True, help="output folder (written atomically)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method option, e.g. beta=0.2")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="save a resumable checkpoint every N steps")
+    p.add_argument("--checkpoint-dir", default=None, help="checkpoint folder (default <out>.checkpoint)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint when there is one")
+    p.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint folder after success")
+    p.add_argument("--eval", action="store_true", help="also evaluate the unlearned model into <out>/eval")
+    add_run_options(p)
+    add_prepare_options(p)
+    p.set_defaults(func=_cmd_unlearn)
+
+    p = sub.add_parser("eval", help="TOFU metrics of a model folder against the prepared entry")
+    p.add_argument("--model-dir", required=True, help="a model folder (safetensors)")
+    p.add_argument("--out", default=None, help="output folder (default: <model-dir>/../eval)")
+    add_prepare_options(p)
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("bench", help="every method under the same budget: table (Markdown + JSON) and plot")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--methods", default=None, help="comma-separated method names (default: all)")
+    p.add_argument("--epochs", type=float, default=5.0, help="epochs over D_f for every method (default 5)")
+    p.add_argument("--batch-size", type=int, default=8, help="forget rows per step for every method (default 8)")
+    p.add_argument("--retain-batch-size", type=int, default=32, help="retain rows per step for every method (default 32)")
+    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", help="per-method option")
+    p.add_argument("--save-models", action="store_true", help="also save every unlearned model")
+    add_run_options(p)
+    add_prepare_options(p)
+    p.set_defaults(func=_cmd_bench)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm.cli ...`` (the same as ``ofmu llm ...``)."""
+    import sys  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="ofmu")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.quiet:
+        os.environ["OFMU_PROGRESS"] = "0"
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"ofmu: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

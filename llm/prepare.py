@@ -1,0 +1,257 @@
+"""``prepare``: the data, the target model (fine-tuned on forget + retain) and the retain model (retain only),
+cached with a completeness marker, plus the retain model's evaluation (the forget-quality reference).
+
+Cache folder: ``$OFMU_CACHE/llm/<key>`` (default ``~/.cache/ofmu/llm/<key>``), ``key`` a hash of the
+resolved :class:`PrepareConfig` and of the data's content. Each stage is a folder renamed into place
+when finished, so an interrupted ``prepare`` resumes at the first missing stage; ``prepare.json`` is
+written last and marks the entry complete::
+
+    data/          every split as TOFU JSON (+ corpus_info.json for a generated corpus)
+    tokenizer/     the embedded model's BPE tokenizer (embedded only)
+    target/        the target ("finetuned") model, safetensors
+    retain/        the retain model, safetensors
+    retain_eval/   TOFU_EVAL.json / TOFU_SUMMARY.json / TOFU_RUN.json of the retain model
+    target_eval/   the same for the target model (with forget quality and privleak against retain_eval)
+    prepare.json   the resolved config, timings, run metadata (the completeness marker)
+
+Models: ``"embedded"`` (a GPT-2 of :data:`llm.models.EMBEDDED_SIZES`, trained from scratch; since it
+has no pre-training, the real-author and world-fact QA pairs are added to both training sets — the
+"world knowledge" a pre-trained model brings — unless ``world_knowledge=False``), ``"smollm2"``
+(SmolLM2-135M-Instruct offline, :func:`llm.models.load_smollm2`), or any hub id / local folder
+(:func:`llm.models.load_pretrained`: safetensors only, ``trust_remote_code`` off unless asked).
+Data: ``"generated"`` (:func:`llm.data.generate_corpus`), a local folder of TOFU JSON / JSONL files,
+or ``"hub"`` (``locuslab/TOFU`` through ``datasets``, network needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from llm.data.generator import GENERATOR_VERSION, generate_corpus, write_corpus
+from llm.data.loaders import load_folder, load_tofu_hub
+from llm.data.schema import ALL_FIELDS, QAItem, check_disjoint
+from llm.entry import (
+    EvalSettings,
+    Prepared,
+    PrepareConfig,
+    eval_config,
+    eval_data,
+    evaluate_model,
+    split_names,
+)
+from llm.evaluate import read_eval_log
+from llm.models.embedded import EMBEDDED_SIZES, build_model, corpus_texts, train_tokenizer
+from llm.models.hub import load_pretrained
+from llm.models.storage import save_pretrained
+from llm.prompts import PROMPTS
+from llm.train import finetune
+from ofmu_theory.io import write_json
+from ofmu_theory.runinfo import run_metadata
+
+__all__ = [
+    "EvalSettings", "PrepareConfig", "Prepared", "cache_key", "cache_root", "eval_config", "eval_data",
+    "evaluate_model", "load_prepared", "prepare", "split_names",
+]
+
+logger = logging.getLogger(__name__)
+CACHE_ENV = "OFMU_CACHE"
+MARKER = "prepare.json"
+FORMAT = "ofmu-llm-prepared/1"
+
+
+def cache_root() -> Path:
+    """``$OFMU_CACHE/llm``, else ``~/.cache/ofmu/llm``."""
+    base = os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "ofmu")
+    return Path(base) / "llm"
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+def _fingerprint(config: PrepareConfig) -> dict[str, Any]:
+    if config.data == "generated":
+        return {"generator_version": GENERATOR_VERSION}
+    if config.data == "hub":
+        return {"hub_revision": config.revision}
+    folder = Path(config.data)
+    if not folder.is_dir():
+        raise ValueError(f"data must be 'generated', 'hub' or a folder of TOFU split files, got {config.data!r}")
+    digest = hashlib.sha256()
+    for file in sorted(folder.glob("*.json*")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return {"folder_sha256": digest.hexdigest()}
+
+
+def cache_key(config: PrepareConfig) -> str:
+    """16 hex digits of the SHA-256 of the resolved config and the data's fingerprint."""
+    resolved = config.resolved()
+    payload = {"format": FORMAT, "config": resolved.to_dict(), "data": _fingerprint(resolved)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _load_splits(config: PrepareConfig) -> dict[str, list[QAItem]]:
+    names = split_names(config)
+    if config.data == "generated":
+        corpus = generate_corpus(n_authors=config.n_authors, questions_per_author=config.questions_per_author,
+                                 seed=config.seed)
+        return {n: list(corpus.split(n)) for n in names}
+    if config.data == "hub":
+        return {n: load_tofu_hub(n, revision=config.revision) for n in names}
+    folder = Path(config.data)
+    present = [n for n in names if n == "full" and not any((folder / f"full{s}").is_file() for s in (".json", ".jsonl"))]
+    splits = load_folder(folder, [n for n in names if n not in present])
+    if present:  # TOFU's "full" is forget + retain
+        splits["full"] = splits[config.forget_split] + splits[config.retain_split]
+    return splits
+
+
+def _write_data(config: PrepareConfig, folder: Path) -> None:
+    splits = _load_splits(config)
+    check_disjoint(splits[config.forget_split], splits[config.retain_split],
+                   names=(config.forget_split, config.retain_split))
+    if config.data == "generated":
+        corpus = generate_corpus(n_authors=config.n_authors, questions_per_author=config.questions_per_author,
+                                 seed=config.seed)
+        write_corpus(corpus, folder)
+        return
+    for name, items in splits.items():
+        write_json(folder / f"{name}.json", [item.to_record(ALL_FIELDS) for item in items])
+
+
+# --- stages ---------------------------------------------------------------------------------------------
+
+
+def _stage(folder: Path, name: str, build: Any) -> Path:
+    """Build ``folder/name`` with ``build(tmp_dir)`` unless it exists; renamed into place when done."""
+    target = folder / name
+    if target.is_dir():
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        build(tmp)
+        write_json(tmp / "stage.json", {"stage": name, "wall_s": time.perf_counter() - start,
+                                        "cpu_s": time.process_time() - cpu})
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _base_model(config: PrepareConfig, folder: Path) -> tuple[Any, Any]:
+    """A fresh copy of the model to fine-tune, and its tokenizer."""
+    if config.embedded:
+        from transformers import PreTrainedTokenizerFast  # noqa: PLC0415
+
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
+        return build_model(tokenizer, size=config.size, seed=config.seed), tokenizer
+    if config.model == "smollm2":
+        from llm.models.smollm2 import load_smollm2  # noqa: PLC0415
+
+        return load_smollm2(dtype=config.dtype)
+    return load_pretrained(config.model, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+                           pad_token=config.pad_token, revision=config.revision)
+
+
+def _template_name(config: PrepareConfig, tokenizer: Any) -> str:
+    if config.template is not None:
+        return config.template
+    return "chat" if getattr(tokenizer, "chat_template", None) else "phi"
+
+
+def load_prepared(config: PrepareConfig, *, cache_dir: str | os.PathLike[str] | None = None) -> Prepared:
+    """The complete cached entry for ``config``.
+
+    Raises:
+        ValueError: no complete entry (run ``prepare`` first).
+    """
+    resolved = config.resolved()
+    folder = Path(cache_dir) if cache_dir is not None else cache_root() / cache_key(config)
+    marker = folder / MARKER
+    if not marker.is_file():
+        raise ValueError(f"no complete prepared entry in {str(folder)!r}: run `ofmu llm prepare` with the same options")
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    return Prepared(folder=folder, config=replace(resolved, template=info["template"]), info=info)
+
+
+def prepare(config: PrepareConfig = PrepareConfig(), *, cache_dir: str | os.PathLike[str] | None = None,
+            force: bool = False, progress: bool = False) -> Prepared:
+    """Build (or find) the cached entry for ``config``; see the module docstring.
+
+    Args:
+        cache_dir: the entry's folder (default: ``cache_root()/cache_key(config)``).
+        force: rebuild every stage.
+    """
+    resolved = config.resolved()
+    folder = Path(cache_dir) if cache_dir is not None else cache_root() / cache_key(config)
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    if (folder / MARKER).is_file():
+        logger.info("prepared entry found: %s", folder)
+        return load_prepared(config, cache_dir=folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    _stage(folder, "data", lambda tmp: _write_data(resolved, tmp))
+    splits = load_folder(folder / "data", list(split_names(resolved)))
+    world = splits["real_authors_perturbed"] + splits["world_facts_perturbed"] if resolved.world_knowledge else []
+    if resolved.embedded:
+        def build_tokenizer(tmp: Path) -> None:
+            items = [it for name in split_names(resolved) for it in splits[name]]
+            tok = train_tokenizer(corpus_texts(items), vocab_size=resolved.vocab_size,
+                                  model_max_length=EMBEDDED_SIZES.get(resolved.size).n_positions)
+            tok.save_pretrained(str(tmp))
+
+        _stage(folder, "tokenizer", build_tokenizer)
+    template_name = resolved.template
+
+    def train(which: str, items: list[QAItem]) -> None:
+        def build(tmp: Path) -> None:
+            nonlocal template_name
+            model, tokenizer = _base_model(resolved, folder)
+            template_name = _template_name(resolved, tokenizer)
+            logger.info("prepare: fine-tuning the %s model on %d QA pairs", which, len(items))
+            result = finetune(model, tokenizer, PROMPTS.get(template_name), items, resolved.recipe, seed=resolved.seed,
+                              max_length=resolved.max_length, progress=progress)
+            save_pretrained(model, tokenizer, tmp)
+            write_json(tmp / "train.json", {"items": len(items), "core": result.to_dict(),
+                                            "template": template_name})
+
+        _stage(folder, which, build)
+
+    train("target", splits["full"] + world)
+    train("retain", splits[resolved.retain_split] + world)
+    template_name = json.loads((folder / "target" / "train.json").read_text(encoding="utf-8"))["template"]
+    prepared = Prepared(folder=folder, config=replace(resolved, template=template_name),
+                        info={"template": template_name})
+    for which in ("retain", "target"):
+        def run_eval(tmp: Path, which: str = which) -> None:
+            model, tokenizer = prepared.load_model(which)
+            evaluate_model(prepared, model, tokenizer, tmp, reference=which == "target", show_progress=progress)
+
+        _stage(folder, f"{which}_eval", run_eval)
+    read_eval_log(prepared.retain_eval)
+    stages = {}
+    for stage in ("data", "tokenizer", "target", "retain", "retain_eval", "target_eval"):
+        file = folder / stage / "stage.json"
+        if file.is_file():
+            stages[stage] = json.loads(file.read_text(encoding="utf-8"))
+    info = {"format": FORMAT, "key": cache_key(config), "template": template_name, "wall_s": time.perf_counter() - start,
+            "stage_wall_s": {k: v["wall_s"] for k, v in stages.items()},
+            "stage_cpu_s": {k: v.get("cpu_s") for k, v in stages.items()}, "sizes": {name: len(items) for name, items in splits.items()},
+            "train_sets": {"target": len(splits["full"]) + len(world),
+                           "retain": len(splits[resolved.retain_split]) + len(world)},
+            "metadata": run_metadata(seed=resolved.seed, config=resolved.to_dict())}
+    write_json(folder / MARKER, info)
+    logger.info("prepared %s in %.1f s", folder, info["wall_s"])
+    return Prepared(folder=folder, config=replace(resolved, template=template_name), info=info)

@@ -1,0 +1,122 @@
+"""Fine-tuning a causal LM on QA pairs through the core (the target and retain models of ``prepare``).
+
+The recipe is a single-level run of the core's ``scalarized`` solver with ``forget_weight = 0``: the
+upper objective is the NLL over the training rows' answer tokens, the lower objective is the data-free
+:func:`llm.objectives.null` (never read), the transform is AdamW (the core's :class:`Adam` with
+decoupled weight decay), η_k a cosine schedule after a linear warm-up, and :class:`MiniBatch` draws
+``epochs · ⌈N / batch⌉`` batches of the training rows (its lower side is ``batch_lower=None``):
+
+.. math:: θ_{k+1} = θ_k − η_k(\\mathrm{Adam}(∇NLL(θ_k; B_k)) + λ_{wd}θ_k)
+
+TOFU's recipe is 5 epochs at lr 1e-5, weight decay 0.01, effective batch 32, one warm-up epoch
+(:data:`TOFU_RECIPE`); the embedded GPT-2, trained from scratch, needs a larger step and more epochs
+(:data:`EMBEDDED_RECIPE`, measured to memorise the corpus; see docs/llm.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from llm import objectives
+from llm.data.schema import QAItem
+from llm.runner import Plan, execute
+from ofmu_theory.distributed import world
+from ofmu_theory.modules import ModuleParams
+from ofmu_theory.problem import BilevelProblem
+from ofmu_theory.result import Result
+from ofmu_theory.sampler import MiniBatch
+from ofmu_theory.schedules import Cosine
+from ofmu_theory.solvers import Scalarized
+from ofmu_theory.steps import Scheduled
+from ofmu_theory.transforms import Adam
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainRecipe:
+    """Fine-tuning settings.
+
+    Attributes:
+        epochs: passes over the training rows.
+        lr: peak step size.
+        batch_size: rows per step.
+        warmup_epochs: linear warm-up length.
+        weight_decay: AdamW's decoupled weight decay.
+    """
+
+    epochs: float = 5.0
+    lr: float = 1e-5
+    batch_size: int = 32
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.01
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "lr"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got batch_size={self.batch_size!r}")
+        if self.warmup_epochs < 0 or self.weight_decay < 0:
+            raise ValueError(f"warmup_epochs and weight_decay must be >= 0, got {self.warmup_epochs}, {self.weight_decay}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+TOFU_RECIPE = TrainRecipe()
+EMBEDDED_RECIPE = TrainRecipe(epochs=40.0, lr=3e-3, batch_size=32, warmup_epochs=1.0, weight_decay=0.01)
+
+
+def training_plan(model: nn.Module, rows: objectives.TokenRows, recipe: TrainRecipe, *, seed: int) -> Plan:
+    """The core run that fine-tunes every trainable parameter of ``model`` on ``rows``."""
+    params = ModuleParams.of(model)
+    n = len(rows)
+    per_epoch = math.ceil(n / (recipe.batch_size * world()[1]))
+    steps = max(1, round(recipe.epochs * per_epoch))
+    warmup = min(round(recipe.warmup_epochs * per_epoch), steps - 1)
+    problem = BilevelProblem(name="finetune", lower=objectives.null(params), upper=objectives.nll(params, rows),
+                             theta0=params.vector(), sense="max")
+    solver = Scalarized(forget_weight=0.0, retain_weight=1.0,
+                        eta=Scheduled(Cosine(start=recipe.lr, steps=max(1, steps - warmup), warmup=warmup)),
+                        transform=Adam(weight_decay=recipe.weight_decay), max_steps=steps)
+    rank, size = world()
+    sampler = MiniBatch(n_lower=0, n_upper=n, batch_lower=None, batch_upper=min(recipe.batch_size, max(1, n // size)),
+                        seed=seed, rank=rank, world_size=size)
+    return Plan(problem=problem, solver=solver, sampler=sampler, params=params)
+
+
+def finetune(
+    model: nn.Module, tokenizer: Any, template: Any, items: Sequence[QAItem], recipe: TrainRecipe, *, seed: int = 0,
+    max_length: int = 256, progress: bool = False,
+) -> Result:
+    """Fine-tune ``model`` in place on ``items`` (question → answer) and return the core's result.
+
+    Raises:
+        ValueError: empty ``items``, or the core reports a divergence (the model is then left unchanged).
+    """
+    if not items:
+        raise ValueError("the training set is empty")
+    rows = objectives.encode_rows(tokenizer, template, [(i.question, i.answer) for i in items], name="train",
+                                  max_length=max_length)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    plan = training_plan(model, rows, recipe, seed=seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        result = execute(plan, progress=progress)
+    if not result.success:
+        raise ValueError(f"fine-tuning diverged after {result.nit} steps ({result.message}); lower lr={recipe.lr}")
+    plan.params.assign(result.theta)
+    losses = result.trace["loss_r"]
+    logger.info("fine-tuned %d steps on %d rows: NLL %.4f -> %.4f in %.1f s", result.nit, len(rows), losses[0],
+                losses[-1], result.wall_s)
+    return result

@@ -1,0 +1,276 @@
+"""Unlearning one method from a target model: build the task, run the plan through the core, save the result.
+
+:func:`unlearn` copies the target model (optionally wrapping it with LoRA adapters), tokenises D_f and
+D_r, asks the method for its :class:`~llm.runner.Plan` and executes it — with resumable checkpoints
+and an optional utility floor — then writes θ back into the working model. :func:`save_unlearned`
+writes the output folder atomically (built beside the target and renamed into place)::
+
+    model/          safetensors weights + config + tokenizer (LoRA: adapters merged in)
+    adapter/        LoRA only: the adapters (peft format, safetensors)
+    result.json     status, trace, oracle counts, wall time, the method config, the run settings, the
+                    effective batch size, device count and library versions (run_metadata)
+
+A run the core ends with ``Status.DIVERGED`` is reported (``Unlearned.diverged``) and never saved.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from llm.checkpoint import has_checkpoint, load_checkpoint
+from llm.data.schema import QAItem, check_disjoint
+from llm.higher_order import make_third_order_safe
+from llm.lora import LoraOptions, adapter_names, apply_lora, is_peft, merged
+from llm.methods import Method, UnlearnTask
+from llm.models.storage import save_pretrained
+from llm.objectives import TokenRows, encode_rows
+from llm.runner import Checkpointing, UtilityFloor, execute
+from ofmu_theory.distributed import world
+from ofmu_theory.io import to_jsonable, write_json
+from ofmu_theory.modules import ModuleParams
+from ofmu_theory.result import Result, Status
+from ofmu_theory.runinfo import run_metadata
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """How a method is run (not part of the method's own config).
+
+    Attributes:
+        seed: sampler seed (also the IdK answer choice and RMU's steering vector).
+        lora: LoRA options (None: full fine-tuning of the method's parameters).
+        max_length: longest tokenised sequence.
+        overflow: ``"error"`` or ``"truncate"`` for longer sequences.
+        max_retain_nll: the utility floor (None: off): stop once the probe retain NLL exceeds it.
+        floor_every: check period of the floor, in outer iterations.
+        floor_probe: retain rows in the floor's probe (the first ones).
+        checkpoint_every: save a resumable checkpoint every this many outer iterations (None: never).
+    """
+
+    seed: int = 0
+    lora: LoraOptions | None = None
+    max_length: int = 256
+    overflow: str = "error"
+    max_retain_nll: float | None = None
+    floor_every: int = 5
+    floor_probe: int = 32
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an int, got seed={self.seed!r}")
+        if self.overflow not in ("error", "truncate"):
+            raise ValueError(f"overflow must be 'error' or 'truncate', got overflow={self.overflow!r}")
+        if self.checkpoint_every is not None and (not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1):
+            raise ValueError(f"checkpoint_every must be an int >= 1 or None, got {self.checkpoint_every!r}")
+        if self.floor_probe < 1:
+            raise ValueError(f"floor_probe must be >= 1, got floor_probe={self.floor_probe!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(asdict(self))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Unlearned:
+    """The outcome of one method.
+
+    Attributes:
+        method: registry name; ``config``: its hyper-parameters.
+        model: the working model with the final θ (a PeftModel under LoRA).
+        result: the core's merged :class:`~ofmu_theory.result.Result`.
+        status: the core's status name; ``diverged``: ``status == "DIVERGED"``.
+        wall_s: seconds from the task build to the end of the run (reference model and s_ref included).
+        effective_batch_size: forget rows per step over all ranks (batch × world size).
+        world_size: data-parallel ranks.
+        reference: which reference model the losses used (None when none).
+        floor: the utility floor's record (None when off).
+        settings: the run settings.
+    """
+
+    method: str
+    config: dict[str, Any]
+    model: nn.Module
+    result: Result
+    status: str
+    diverged: bool
+    wall_s: float
+    effective_batch_size: int
+    world_size: int
+    reference: str | None
+    floor: dict[str, Any] | None
+    settings: RunSettings
+
+    def record(self) -> dict[str, Any]:
+        """Everything ``result.json`` holds except the run metadata."""
+        return {
+            "method": self.method, "config": self.config, "status": self.status, "diverged": self.diverged,
+            "message": self.result.message, "nit": self.result.nit, "wall_s": self.wall_s,
+            "effective_batch_size": self.effective_batch_size, "world_size": self.world_size,
+            "reference_model": self.reference, "utility_floor": self.floor, "settings": self.settings.to_dict(),
+            "core": self.result.to_dict(),
+        }
+
+
+def _check_items(forget: Sequence[QAItem], retain: Sequence[QAItem]) -> None:
+    if not forget:
+        raise ValueError("the forget split is empty")
+    if not retain:
+        raise ValueError("the retain split is empty")
+    check_disjoint(forget, retain)
+
+
+def build_task(
+    method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
+    retain_items: Sequence[QAItem], settings: RunSettings,
+) -> UnlearnTask:
+    """Copy ``model`` (left untouched), add LoRA adapters if asked, tokenise D_f and D_r, choose θ.
+
+    Raises:
+        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token.
+    """
+    _check_items(forget_items, retain_items)
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer has no pad token; choose one (llm.models.set_pad_token / --pad-token)")
+    work = copy.deepcopy(model).eval()
+    if method.needs_double_backward():
+        make_third_order_safe(work)
+    if settings.lora is not None:
+        work = apply_lora(work, settings.lora, target_modules=method.lora_targets(work), seed=settings.seed)
+        names: Sequence[str] | None = adapter_names(work)
+    else:
+        names = method.trainable(work)
+        if names is None:
+            names = [n for n, _ in work.named_parameters()]
+    chosen = set(names)
+    for name, p in work.named_parameters():
+        p.requires_grad_(name in chosen)
+    rank, size = world()
+    encode = dict(max_length=settings.max_length, overflow=settings.overflow)
+    return UnlearnTask(
+        model=work, params=ModuleParams.of(work, names=list(names)), tokenizer=tokenizer,
+        forget_items=tuple(forget_items),
+        forget=encode_rows(tokenizer, template, [(i.question, i.answer) for i in forget_items], name="forget", **encode),
+        retain=encode_rows(tokenizer, template, [(i.question, i.answer) for i in retain_items], name="retain", **encode),
+        template=template, max_length=settings.max_length, seed=settings.seed, rank=rank, world_size=size,
+    )
+
+
+def unlearn(
+    method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
+    retain_items: Sequence[QAItem], settings: RunSettings = RunSettings(),
+    checkpoint_dir: str | os.PathLike[str] | None = None, resume: bool = False, progress: bool = False,
+) -> Unlearned:
+    """Run ``method`` on a copy of ``model`` through the core (see the module docstring).
+
+    Args:
+        checkpoint_dir: where checkpoints go (needed with ``settings.checkpoint_every`` or ``resume``).
+        resume: continue from the checkpoint in ``checkpoint_dir`` when there is one (its method config
+            and run settings must equal these).
+    """
+    start = time.perf_counter()
+    task = build_task(method, model=model, tokenizer=tokenizer, template=template, forget_items=forget_items,
+                      retain_items=retain_items, settings=settings)
+    plan = method.plan(task)
+    meta = {"method": method.to_dict(), "settings": settings.to_dict()}
+    checkpointing = None
+    if settings.checkpoint_every is not None:
+        if checkpoint_dir is None:
+            raise ValueError("checkpoint_every is set but no checkpoint_dir was given")
+        checkpointing = Checkpointing(folder=Path(checkpoint_dir), every=settings.checkpoint_every, meta=meta)
+    loaded = None
+    if resume:
+        if checkpoint_dir is None:
+            raise ValueError("resume needs a checkpoint_dir")
+        if has_checkpoint(checkpoint_dir):
+            loaded = load_checkpoint(checkpoint_dir)
+            if to_jsonable(loaded.meta) != to_jsonable(meta):
+                raise ValueError(f"the checkpoint in {str(checkpoint_dir)!r} was written by another method config or "
+                                 f"run settings: {loaded.meta} != {meta}")
+            logger.info("resuming %s from step %d", method.name, loaded.state.k)
+        else:
+            logger.info("no checkpoint in %s: starting from step 0", checkpoint_dir)
+    floor = None
+    if settings.max_retain_nll is not None:
+        probe = TokenRows(name="probe", rows=task.retain.rows[: settings.floor_probe],
+                          pad_token_id=task.retain.pad_token_id)
+        floor = UtilityFloor(params=task.params, probe=probe, max_retain_nll=settings.max_retain_nll,
+                             every=settings.floor_every)
+    result = execute(plan, callback=floor, checkpoint=checkpointing, resume=loaded, progress=progress)
+    theta = result.theta
+    if floor is not None and floor.tripped:
+        theta = floor.last_good[1] if floor.last_good is not None else plan.problem.theta0
+    task.params.assign(theta)
+    if result.status is Status.DIVERGED:
+        logger.error("%s diverged after %d steps: %s", method.name, result.nit, result.message)
+    reference = task.__dict__.get("reference")
+    return Unlearned(
+        method=method.name, config=method.to_dict(), model=task.model, result=result, status=result.status.name,
+        diverged=result.status is Status.DIVERGED, wall_s=time.perf_counter() - start,
+        effective_batch_size=method.batch_size * task.world_size, world_size=task.world_size,
+        reference=None if reference is None else reference.kind, floor=None if floor is None else floor.to_dict(),
+        settings=settings,
+    )
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` to ``target``, replacing an older ``target`` (never leaving a half one)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_unlearned(unlearned: Unlearned, out: str | os.PathLike[str], *, tokenizer: Any,
+                   metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``out/`` (model, adapter, result.json) atomically; a diverged run is refused.
+
+    Raises:
+        ValueError: when the run diverged (nothing is written).
+    """
+    if unlearned.diverged:
+        raise ValueError(f"{unlearned.method} diverged ({unlearned.result.message}); nothing was saved")
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        model = unlearned.model
+        save_pretrained(merged(model), tokenizer, tmp / "model")
+        if is_peft(model):
+            model.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
+        meta = run_metadata(seed=unlearned.settings.seed, config=unlearned.config)
+        meta["devices"]["effective_batch_size"] = unlearned.effective_batch_size
+        write_json(tmp / "result.json", {**unlearned.record(), "metadata": {**meta, **(metadata or {})}})
+        replace_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def trace_summary(result: Result) -> dict[str, float]:
+    """First and last finite values of the losses in the trace (for logs and the bench table)."""
+    out: dict[str, float] = {}
+    for name in ("loss_f", "loss_r"):
+        if name in result.trace:
+            col = result.trace[name]
+            finite = col[np.isfinite(col)]
+            if finite.size:
+                out[f"{name}_first"], out[f"{name}_last"] = float(finite[0]), float(finite[-1])
+    return out
