@@ -67,20 +67,24 @@ class Geometric(Schedule):
 
 @dataclass(frozen=True)
 class LinearDecay(Schedule):
-    """s(k) = start + (end − start)·min(k / steps, 1): e.g. the ℓ1-sparse α_t decaying to 0."""
+    """s(k) = start + (end − start)·min(k / steps, 1) after ``warmup`` linear warm-up steps
+    (e.g. the ℓ1-sparse α_t decaying to 0, or Hugging Face's linear schedule with warm-up)."""
 
     start: float
     end: float = 0.0
     steps: int = 1
+    warmup: int = 0
 
     def __post_init__(self) -> None:
         if self.start < 0 or self.end < 0:
             raise ValueError(f"start and end must be >= 0, got start={self.start}, end={self.end}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got steps={self.steps}")
+        if self.steps < 1 or self.warmup < 0:
+            raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={self.steps}, warmup={self.warmup}")
 
     def __call__(self, k: int) -> float:
-        return self.start + (self.end - self.start) * min(k / self.steps, 1.0)
+        if k < self.warmup:
+            return self.start * (k + 1) / (self.warmup + 1)
+        return self.start + (self.end - self.start) * min((k - self.warmup) / self.steps, 1.0)
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,13 @@ NaN where undefined, e.g. a Hessian-vector product with the zero vector on the l
 
 
 class StepInfo(NamedTuple):
-    """What the callback sees after step k: the new iterate and the step's trace row."""
+    """What the callback sees after step k: the new iterate, the step's trace row and the full
+    solver state (pass ``state`` to ``run(init_state=...)`` to resume from here: checkpoints)."""
 
     k: int
     theta: Vec
     record: dict[str, float]
+    state: Any = None
 
 
 Callback = Callable[[StepInfo], bool | None]
@@ -139,7 +141,7 @@ class Solver(ABC):
             state, nit = new_state, nit + 1
             if iterates is not None:
                 iterates.append(b.to_numpy(state.theta))
-            if callback is not None and callback(StepInfo(state.k - 1, state.theta, row)):
+            if callback is not None and callback(StepInfo(state.k - 1, state.theta, row, state)):
                 status = Status.STOPPED
                 break
             if row["error"] <= self.tol:

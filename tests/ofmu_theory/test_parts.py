@@ -206,3 +206,35 @@ def test_unused_sides_need_no_data() -> None:
     assert s.draw(0).lower is None and len(s.draw(0).upper) == 2
     with pytest.raises(ValueError, match="n_lower must be >= 1 when batch_lower is set"):
         MiniBatch(n_lower=0, n_upper=10, batch_lower=1, batch_upper=2)
+
+
+def test_compare_hvp_strategies_flags_a_wrong_third_derivative() -> None:
+    """A loss whose autograd second derivative is deliberately wrong (a custom Function) is caught."""
+    from ofmu_theory import BilevelProblem, TorchObjective
+    from ofmu_theory.checks import compare_hvp_strategies
+
+    class BadCube(torch.autograd.Function):
+        """f(x) = x³ with a backward whose own derivative is wrong (3x² computed via a detached x)."""
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x.detach() ** 2  # detached: its derivative in x is lost
+
+    def good(params, batch):
+        return -((params[0] - 1.0) ** 4).sum()
+
+    def bad(params, batch):
+        return -BadCube.apply(params[0] - 1.0).pow(2).sum() * 0.5
+
+    theta0 = (torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64),)
+    upper = TorchObjective(lambda p, b: 0.5 * (p[0] ** 2).sum())
+    ok = BilevelProblem(name="ok", lower=TorchObjective(good), upper=upper, theta0=theta0)
+    broken = BilevelProblem(name="bad", lower=TorchObjective(bad), upper=upper, theta0=theta0)
+    assert compare_hvp_strategies(ok)["fd"] < 1e-6
+    assert compare_hvp_strategies(broken)["fd"] > 1e-2
