@@ -78,6 +78,14 @@ def markdown(result: BenchResult) -> str:
         notes = [f"- {r.method}: {r.status.lower()} — {r.message}" for r in mode.rows if r.status != "OK"]
         if notes:
             out += ["", *notes]
+    out += ["", "## Method settings (as run)", "", "| Method | hyper-parameters |", "|---|---|"]
+    seen: set[str] = set()
+    for mode in result.modes:
+        for r in mode.rows:
+            if r.config and r.method not in seen:
+                seen.add(r.method)
+                settings = ", ".join(f"{k}={v}" for k, v in r.config.items() if k != "method")
+                out.append(f"| {r.method} | {settings} |")
     return "\n".join(out) + "\n"
 
 
