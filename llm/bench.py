@@ -32,6 +32,7 @@ from llm.memory import PeakMemory
 from llm.methods import METHODS
 from llm.prepare import Prepared, evaluate_model
 from llm.prompts import PROMPTS
+from llm.runtime import resolve_device
 from llm.unlearn import RunSettings, unlearn
 from ofmu_theory.io import save_figure, to_jsonable, write_json, write_text
 from ofmu_theory.runinfo import progress as progress_bar
@@ -60,6 +61,8 @@ class BenchConfig:
         lora: run every method on LoRA adapters.
         max_retain_nll: the utility floor (None: off).
         seed: the run seed.
+        device, bf16, gradient_checkpointing, attn_implementation: how the models run (see
+            :class:`~llm.unlearn.RunSettings`).
     """
 
     methods: tuple[str, ...] = DEFAULT_METHODS
@@ -71,6 +74,10 @@ class BenchConfig:
     lora: LoraOptions | None = None
     max_retain_nll: float | None = None
     seed: int = 0
+    device: str | None = None
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -186,11 +193,13 @@ def run_bench(prepared: Prepared, config: BenchConfig, out: str | os.PathLike[st
     root.mkdir(parents=True, exist_ok=True)
     start, cpu_start = time.perf_counter(), time.process_time()
     model, tokenizer = prepared.load_model("target")
-    device = next(model.parameters()).device
+    device = resolve_device(config.device, model)
     template = PROMPTS.get(prepared.template)
     forget, retain = prepared.forget_retain()
     settings = RunSettings(seed=config.seed, lora=config.lora, max_length=prepared.config.max_length,
-                           max_retain_nll=config.max_retain_nll)
+                           max_retain_nll=config.max_retain_nll, device=config.device, bf16=config.bf16,
+                           gradient_checkpointing=config.gradient_checkpointing,
+                           attn_implementation=config.attn_implementation)
     rows = _reference_rows(prepared)
     for name in progress_bar(config.methods, desc="bench", enabled=progress):
         method = config.method(name, embedded=prepared.config.embedded)
@@ -203,6 +212,7 @@ def run_bench(prepared: Prepared, config: BenchConfig, out: str | os.PathLike[st
         folder = root / name
         meta = run_metadata(seed=config.seed, config=done.config)
         meta["devices"]["effective_batch_size"] = done.effective_batch_size
+        meta["runtime"] = done.runtime
         write_json(folder / "result.json", {**done.record(), "peak_memory": memory.to_dict(), "metadata": meta})
         if done.diverged:
             rows.append(summary_row(name, "method", {}, wall_s=wall, cpu_s=cpu, peak_mib=memory.peak_mib,

@@ -72,10 +72,9 @@ def _flatten(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
     raise ValueError(f"cannot checkpoint a state entry of type {type(obj).__name__} at {path or 'root'!r}")
 
 
-def _unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
+def _unflatten(tree: Any, tensors: dict[str, torch.Tensor], device: torch.device | str | None = None) -> Any:
     if "tensor" in tree:
-        device = tree.get("device", "cpu")
-        return tensors[tree["tensor"]].to(device)
+        return tensors[tree["tensor"]].to(device if device is not None else tree.get("device", "cpu"))
     if "namedtuple" in tree:
         module_name, _, qualname = tree["namedtuple"].partition(":")
         if not module_name.startswith(_ALLOWED_PREFIX):
@@ -83,9 +82,9 @@ def _unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
         cls: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             cls = getattr(cls, part)
-        return cls(**{f: _unflatten(v, tensors) for f, v in tree["fields"].items()})
+        return cls(**{f: _unflatten(v, tensors, device) for f, v in tree["fields"].items()})
     if "tuple" in tree:
-        return tuple(_unflatten(v, tensors) for v in tree["tuple"])
+        return tuple(_unflatten(v, tensors, device) for v in tree["tuple"])
     return tree["value"]
 
 
@@ -126,8 +125,12 @@ def has_checkpoint(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / "latest.json").is_file()
 
 
-def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
+def load_checkpoint(folder: str | os.PathLike[str], *, device: torch.device | str | None = None) -> Checkpoint:
     """Read the latest checkpoint of ``folder``.
+
+    Args:
+        device: put every tensor there (None: the device it was saved from). Under data parallelism each
+            rank loads rank 0's checkpoint onto its own device.
 
     Raises:
         ValueError: no checkpoint there, or files of another format.
@@ -141,7 +144,7 @@ def load_checkpoint(folder: str | os.PathLike[str]) -> Checkpoint:
     step_dir = root / latest["folder"]
     info = json.loads((step_dir / "state.json").read_text(encoding="utf-8"))
     tensors = load_file(str(step_dir / "state.safetensors"))
-    state = _unflatten(info["structure"], tensors)
+    state = _unflatten(info["structure"], tensors, device)
     trace = Trace({k: np.asarray([float(x) for x in v], dtype=np.float64) for k, v in info["trace"].items()})
     return Checkpoint(state=state, trace=trace, counts={k: float(v) for k, v in info["counts"].items()},
                       meta=info["meta"])

@@ -11,6 +11,12 @@ when it is missing (a cache hit is instant)::
     ofmu llm eval --model-dir runs/ofmu/model --out runs/ofmu/eval
     ofmu llm bench --out runs/bench                    # every method, same budget, table + plot
     ofmu llm bench --model smollm2 --lora --methods npo,ofmu --out runs/smol
+    ofmu llm unlearn --method ofmu --out runs/ofmu --bf16 --gradient-checkpointing --set hvp=fd
+    torchrun --nproc_per_node=4 -m llm.cli llm unlearn --method grad_diff --out runs/gd   # data parallel
+
+Under torchrun (``WORLD_SIZE > 1``) ``unlearn`` builds a missing prepared entry one rank at a time (a file
+lock), then joins the process group from the environment (nccl on CUDA, gloo on CPU); every rank trains
+on its own shard of each batch, and only rank 0 writes files and prints. ``bench`` runs in one process.
 
 Exit status: 0 on success, 1 when the core reports a divergence (nothing is written), 2 on bad input.
 """
@@ -100,12 +106,20 @@ def prepare_config(args: argparse.Namespace) -> Any:
 
 def _prepared(args: argparse.Namespace) -> Any:
     from llm.bench import set_threads  # noqa: PLC0415
-    from llm.prepare import prepare  # noqa: PLC0415
+    from llm.distributed import env_world_size, file_lock  # noqa: PLC0415
+    from llm.prepare import cache_key, cache_root, prepare  # noqa: PLC0415
 
     # The embedded model's tensors are tiny: one intra-op thread is nearly as fast as two on an idle machine
     # and far faster on a busy one (spin-waiting threads; measured in docs/llm.md), so it is the default there.
     set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
-    return prepare(prepare_config(args), cache_dir=args.cache_dir, progress=not args.quiet)
+    config = prepare_config(args)
+    if env_world_size() == 1:
+        return prepare(config, cache_dir=args.cache_dir, progress=not args.quiet)
+    # torchrun: before the process group exists, the ranks take turns — the first builds a missing entry
+    # (fine-tuning in one process), the others then find it complete in the cache.
+    folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)
+    with file_lock(folder.with_name(folder.name + ".lock")):
+        return prepare(config, cache_dir=folder, progress=False)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -118,6 +132,24 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lora-targets", default="all-linear", help="comma-separated module names, or all-linear")
     g.add_argument("--max-retain-nll", type=float, default=None,
                    help="utility floor: stop once the retain NLL on a probe exceeds this (default off)")
+    g.add_argument("--device", default="auto",
+                   help="auto (CUDA if available; cuda:$LOCAL_RANK under torchrun) | cpu | cuda | cuda:N")
+    g.add_argument("--bf16", action="store_true",
+                   help="forward passes under torch.autocast(bfloat16); θ stays float32 (master parameters)")
+    g.add_argument("--gradient-checkpointing", action="store_true",
+                   help="recompute each transformer layer's activations in the backward pass (less memory)")
+    g.add_argument("--attn-implementation", default=None,
+                   help="eager | sdpa | flash_attention_2 (default: the model's; exact HVPs switch to eager)")
+
+
+def run_settings(args: argparse.Namespace, prepared: Any) -> Any:
+    """The :class:`~llm.unlearn.RunSettings` of the run options."""
+    from llm.unlearn import RunSettings  # noqa: PLC0415
+
+    return RunSettings(seed=args.seed, lora=lora_options(args), max_length=prepared.config.max_length,
+                       max_retain_nll=args.max_retain_nll, checkpoint_every=getattr(args, "checkpoint_every", None),
+                       device=args.device, bf16=args.bf16, gradient_checkpointing=args.gradient_checkpointing,
+                       attn_implementation=args.attn_implementation)
 
 
 def lora_options(args: argparse.Namespace) -> Any:
@@ -139,29 +171,45 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_unlearn(args: argparse.Namespace) -> int:
+    from llm import distributed  # noqa: PLC0415
     from llm.methods import METHODS  # noqa: PLC0415
     from llm.prompts import PROMPTS  # noqa: PLC0415
-    from llm.unlearn import RunSettings, save_unlearned, unlearn  # noqa: PLC0415
+    from llm.runtime import resolve_device  # noqa: PLC0415
+    from llm.unlearn import save_unlearned, unlearn  # noqa: PLC0415
 
     prepared = _prepared(args)
     preset = args.preset or ("embedded" if prepared.config.embedded else "openunlearning")
     method = METHODS.get(args.method).preset(preset, **parse_sets(args.set))
-    settings = RunSettings(seed=args.seed, lora=lora_options(args), max_length=prepared.config.max_length,
-                           max_retain_nll=args.max_retain_nll, checkpoint_every=args.checkpoint_every)
+    settings = run_settings(args, prepared)
     out = Path(args.out)
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(out.name + ".checkpoint")
-    model, tokenizer = prepared.load_model("target")
-    forget, retain = prepared.forget_retain()
-    done = unlearn(method, model=model, tokenizer=tokenizer, template=PROMPTS.get(prepared.template),
-                   forget_items=forget, retain_items=retain, settings=settings, checkpoint_dir=checkpoint_dir,
-                   resume=args.resume, progress=not args.quiet)
-    if done.diverged:
-        logger.error("%s DIVERGED after %d steps (%s); nothing was written to %s", args.method, done.result.nit,
-                     done.result.message, out)
-        print(f"DIVERGED: {done.result.message}; nothing written to {out}")
-        return 1
-    save_unlearned(done, out, tokenizer=tokenizer, metadata={"prepared": str(prepared.folder)})
-    print(f"{args.method}: {done.status} after {done.result.nit} steps in {done.wall_s:.1f} s -> {out}")
+    info = distributed.init_from_env(resolve_device(settings.device))
+    main_rank = distributed.is_main()
+    if not main_rank:  # one voice: the other ranks log warnings only and show no progress bars
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        model, tokenizer = prepared.load_model("target")
+        forget, retain = prepared.forget_retain()
+        done = unlearn(method, model=model, tokenizer=tokenizer, template=PROMPTS.get(prepared.template),
+                       forget_items=forget, retain_items=retain, settings=settings, checkpoint_dir=checkpoint_dir,
+                       resume=args.resume, progress=not args.quiet and main_rank)
+        if done.diverged:
+            logger.error("%s DIVERGED after %d steps (%s); nothing was written to %s", args.method,
+                         done.result.nit, done.result.message, out)
+            if main_rank:
+                print(f"DIVERGED: {done.result.message}; nothing written to {out}")
+            return 1
+        if main_rank:
+            save_unlearned(done, out, tokenizer=tokenizer, metadata={"prepared": str(prepared.folder),
+                                                                     "process": info.to_dict()})
+            print(f"{args.method}: {done.status} after {done.result.nit} steps in {done.wall_s:.1f} s -> {out}"
+                  + (f" ({info.world_size} ranks, {info.backend}, effective batch {done.effective_batch_size})"
+                     if info.world_size > 1 else ""))
+        distributed.barrier()  # every rank returns after the output exists
+    finally:
+        distributed.shutdown(info)
+    if not main_rank:
+        return 0
     if args.eval:
         from llm.lora import merged  # noqa: PLC0415
         from llm.prepare import evaluate_model  # noqa: PLC0415
@@ -197,6 +245,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from llm.bench import DEFAULT_METHODS, BenchConfig, markdown_table, run_bench  # noqa: PLC0415
+    from llm.distributed import env_world_size  # noqa: PLC0415
+
+    if env_world_size() > 1:
+        raise ValueError("bench runs every method in one process; use 'ofmu llm unlearn' under torchrun")
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else DEFAULT_METHODS
     overrides: dict[str, dict[str, Any]] = {}
@@ -208,7 +260,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     config = BenchConfig(methods=methods, epochs=args.epochs, batch_size=args.batch_size,
                          retain_batch_size=args.retain_batch_size, preset=args.preset,
                          overrides=overrides, lora=lora_options(args), max_retain_nll=args.max_retain_nll,
-                         seed=args.seed)
+                         seed=args.seed, device=args.device, bf16=args.bf16,
+                         gradient_checkpointing=args.gradient_checkpointing,
+                         attn_implementation=args.attn_implementation)
     import time  # noqa: PLC0415
 
     start = time.perf_counter()

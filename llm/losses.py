@@ -30,6 +30,11 @@ import torch.nn.functional as F
 from llm.tokenization import IGNORE_INDEX
 
 
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` upcast to float32 when it is a narrower float (bf16 / fp16 logits); float64 stays float64."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def _shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits at t predict the label at t+1: ((B, T−1, V), (B, T−1))."""
     if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
@@ -38,11 +43,11 @@ def _shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per-position −log p(label) (B, T−1), 0 where the label is ``IGNORE_INDEX`` (computed in float32)."""
+    """Per-position −log p(label) (B, T−1), 0 where the label is ``IGNORE_INDEX`` (computed in at least float32)."""
     shift_logits, shift_labels = _shifted(logits, labels)
     # log_softmax + gather rather than F.cross_entropy: the same numbers, and differentiable to third order
     # (cross_entropy's nll_loss2d kernel fails in the third derivative OFMU's exact ∇²Φ·v takes)
-    logp = F.log_softmax(shift_logits.float(), dim=-1)  # (B, T-1, V)
+    logp = F.log_softmax(_at_least_fp32(shift_logits), dim=-1)  # (B, T-1, V)
     mask = shift_labels != IGNORE_INDEX
     picked = logp.gather(-1, shift_labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T-1)
     return torch.where(mask, -picked, torch.zeros_like(picked))
@@ -96,8 +101,8 @@ def kl_to_reference(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Ten
     if logits.shape != ref_logits.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and ref_logits {tuple(ref_logits.shape)} differ in shape")
     vocab = logits.shape[-1]
-    current = F.log_softmax(logits.float(), dim=-1).reshape(-1, vocab)
-    reference = F.log_softmax(ref_logits.float(), dim=-1).reshape(-1, vocab)
+    current = F.log_softmax(_at_least_fp32(logits), dim=-1).reshape(-1, vocab)
+    reference = F.log_softmax(_at_least_fp32(ref_logits), dim=-1).reshape(-1, vocab)
     return F.kl_div(current, reference, reduction="batchmean", log_target=True)
 
 
@@ -109,7 +114,7 @@ def activation_loss(h: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
         target: same shape (or broadcastable: the steering vector c·u of shape (1, 1, d)).
         mask: (B, T) booleans, the answer positions (labels != IGNORE_INDEX).
     """
-    diff = (h.float() - target.float()).square().mean(-1)  # (B, T)
+    diff = (_at_least_fp32(h) - _at_least_fp32(target)).square().mean(-1)  # (B, T)
     m = mask.to(diff.dtype)
     n = m.sum(-1)  # (B,)
     if bool((n == 0).any()):

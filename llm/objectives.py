@@ -5,7 +5,15 @@ Every objective is ``TorchObjective(ModuleParams.loss(fn), n_rows=N)`` over one 
 :class:`ofmu_theory.MiniBatch` draws; the loss collates those rows and runs the model with θ
 substituted (``torch.func.functional_call``; θ is every trainable tensor, or only the LoRA adapters).
 The model runs in eval mode inside every loss (no dropout), so each loss is a deterministic function of
-θ and the batch — finite-difference HVPs and line searches need that.
+θ and the batch — finite-difference HVPs and line searches need that. How the forward pass runs (device,
+bf16 autocast, gradient checkpointing) is the params' business (:class:`llm.runtime.ModelParams`).
+
+**Data parallel.** With a process group of W > 1 ranks every objective gets
+``reduce=mean_across_ranks`` and each rank evaluates its own shard of the batch. Losses that are means over
+rows (NPO, SimNPO, DPO, RMU) then equal one process's loss on the union, since every rank holds the same
+number of rows; the token-weighted NLL divides by the global token count (:func:`token_mean`) for the same
+reason. The KL retain loss averages over each rank's own padded positions (as OpenUnlearning's under DDP):
+its mean over ranks is close to, not equal to, the single-process value on the combined batch.
 
 The core MAXIMISES the lower (forget) objective and minimises the upper (retain) one, so the forget
 objectives return the quantity to increase (formulas in :mod:`llm.losses`):
@@ -42,16 +50,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from llm.distributed import sum_across_ranks
 from llm.losses import (
     activation_loss,
     answer_lengths,
     dpo_loss,
     kl_to_reference,
-    mean_nll,
     npo_loss,
     sequence_nll,
     simnpo_loss,
+    token_nll,
 )
+from llm.runtime import autocast, eval_mode
 from llm.tokenization import IGNORE_INDEX, Encoded, collate
 from ofmu_theory.distributed import mean_across_ranks, world
 from ofmu_theory.modules import Forward, ModuleParams
@@ -105,22 +115,13 @@ def logits_of(forward: Forward, inputs: dict[str, torch.Tensor]) -> torch.Tensor
     return forward(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False).logits
 
 
-@contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    was = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was)
-
-
 def _objective(params: ModuleParams, n_rows: int | None, fn: Callable[[Forward, Batch], torch.Tensor]) -> TorchObjective:
-    """The TorchObjective of ``fn`` (model in eval mode; under data parallelism every value, gradient and HVP
-    is averaged across ranks, each rank evaluating its own shard of the batch)."""
+    """The TorchObjective of ``fn`` (model in eval mode, :func:`llm.runtime.eval_mode`; under data
+    parallelism every value, gradient and HVP is averaged across ranks, each rank evaluating its own shard
+    of the batch)."""
 
     def loss(forward: Forward, batch: Batch) -> torch.Tensor:
-        with _eval_mode(params.module):
+        with eval_mode(params.module):
             return fn(forward, batch)
 
     reduce = mean_across_ranks if world()[1] > 1 else None
@@ -136,26 +137,29 @@ class Reference:
     Args:
         module: the frozen copy, or the PeftModel itself (``adapters_off=True``).
         adapters_off: run ``module`` inside ``disable_adapter()`` (LoRA).
+        autocast_dtype: run the reference's forward passes under ``torch.autocast`` (bf16 runs), so that it
+            computes the same function as the model at θ_0 (KL(π_ref ‖ π_θ0) = 0).
     """
 
-    def __init__(self, module: nn.Module, *, adapters_off: bool) -> None:
+    def __init__(self, module: nn.Module, *, adapters_off: bool, autocast_dtype: torch.dtype | None = None) -> None:
         self.module = module
         self.adapters_off = adapters_off
+        self.autocast_dtype = autocast_dtype
 
     @classmethod
-    def frozen_copy(cls, model: nn.Module) -> Reference:
+    def frozen_copy(cls, model: nn.Module, *, autocast_dtype: torch.dtype | None = None) -> Reference:
         """A deep copy of ``model`` in eval mode with every parameter frozen."""
         ref = copy.deepcopy(model).eval()
         for p in ref.parameters():
             p.requires_grad_(False)
-        return cls(ref, adapters_off=False)
+        return cls(ref, adapters_off=False, autocast_dtype=autocast_dtype)
 
     @classmethod
-    def of(cls, model: nn.Module) -> Reference:
+    def of(cls, model: nn.Module, *, autocast_dtype: torch.dtype | None = None) -> Reference:
         """The base model with adapters disabled for a PeftModel, else a frozen copy."""
         if hasattr(model, "disable_adapter") and hasattr(model, "peft_config"):
-            return cls(model, adapters_off=True)
-        return cls.frozen_copy(model)
+            return cls(model, adapters_off=True, autocast_dtype=autocast_dtype)
+        return cls.frozen_copy(model, autocast_dtype=autocast_dtype)
 
     @property
     def kind(self) -> str:
@@ -163,7 +167,9 @@ class Reference:
 
     @contextmanager
     def _running(self) -> Iterator[nn.Module]:
-        with torch.no_grad(), _eval_mode(self.module), (self.module.disable_adapter() if self.adapters_off else nullcontext()):
+        device = next(self.module.parameters()).device
+        with torch.no_grad(), eval_mode(self.module), autocast(self.autocast_dtype, device), \
+                (self.module.disable_adapter() if self.adapters_off else nullcontext()):
             yield self.module
 
     def logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -223,13 +229,34 @@ def capture_activation(forward: Forward | nn.Module, block: nn.Module, inputs: d
 # --- objectives -------------------------------------------------------------------------------------
 
 
+def token_mean(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Σ token NLL / number of answer tokens, the count taken over the GLOBAL batch (every rank's).
+
+    In one process this is ``total / count``. Under data parallelism each rank returns
+    ``total_r · W / Σ_r count_r``, so that the mean over ranks the core takes equals the token mean of the
+    union of the ranks' batches — what one process sees on the combined batch. (A mean of per-rank token
+    means would weight each rank's tokens by 1/count_r instead.)
+
+    Raises:
+        ValueError: the (global) batch has no answer token.
+    """
+    size = world()[1]
+    n = sum_across_ranks(count)
+    if int(n) == 0:
+        raise ValueError("the batch has no answer token to score")
+    return total * size / n.to(total.dtype) if size > 1 else total / n
+
+
 def nll(params: ModuleParams, rows: TokenRows) -> TorchObjective:
-    """NLL(θ; batch): the mean token cross-entropy over the batch's answer tokens."""
+    """NLL(θ; batch): the mean token cross-entropy over the batch's answer tokens (of every rank's batch
+    under data parallelism, :func:`token_mean`)."""
     device = _device(params)
 
     def fn(forward: Forward, batch: Batch) -> torch.Tensor:
         inputs = rows.collate(batch, device)
-        return mean_nll(logits_of(forward, inputs), inputs["labels"])
+        labels = inputs["labels"]
+        total = token_nll(logits_of(forward, inputs), labels).sum()
+        return token_mean(total, (labels[:, 1:] != IGNORE_INDEX).sum())
 
     return _objective(params, len(rows), fn)
 
@@ -308,7 +335,7 @@ def neg_rmu(params: ModuleParams, rows: TokenRows, *, layer: str, control: torch
     def fn(forward: Forward, batch: Batch) -> torch.Tensor:
         inputs = rows.collate(batch, device)
         h = capture_activation(forward, block, inputs)
-        return -activation_loss(h, target.to(h.dtype), answer_mask(inputs["labels"]))
+        return -activation_loss(h, target, answer_mask(inputs["labels"]))
 
     return _objective(params, len(rows), fn)
 

@@ -4,11 +4,12 @@ Everything in llm/ that changes weights — training the target and retain model
 unlearning method — builds a :class:`Plan` (problem, solver, sampler, the module θ stands for) and hands
 it to :func:`execute`, which calls the core solver's ``run``. There is no other optimisation loop here.
 
-**Checkpoints.** The core's callback sees θ and the trace row, not the solver state (transform moments,
-draw counter), so a resumable checkpoint cannot be written from it. :func:`execute` therefore runs the
-solver in chunks of ``every`` outer iterations — ``replace(solver, max_steps=k + every).run(problem,
+**Checkpoints.** A checkpoint holds the solver state (θ, transform moments, k, draw counter), the trace
+so far and the oracle counts, i.e. what a finished :class:`~ofmu_theory.result.Result` reports. :func:`execute`
+therefore runs the solver in chunks of ``every`` outer iterations — ``replace(solver, max_steps=k + every).run(problem,
 init_state=state)`` — which continues exactly (step sizes, ρ_k and batches are pure functions of k and
-the draw counter), saving the state after each chunk (:mod:`llm.checkpoint`). A resumed run gives the
+the draw counter), saving the state after each chunk (:mod:`llm.checkpoint`; under data parallelism only
+rank 0 writes it — every rank holds the same state). A resumed run gives the
 same final weights as an uninterrupted one (tests/llm/test_unlearn.py).
 
 **Utility floor.** :class:`UtilityFloor` is a callback that measures the retain NLL on a fixed probe of
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from llm.checkpoint import Checkpoint, save_checkpoint
+from llm.distributed import is_main
 from llm.losses import mean_nll
 from llm.objectives import TokenRows, logits_of
 from ofmu_theory.modules import ModuleParams
@@ -181,7 +183,7 @@ def execute(
         state = last.state
         if last.status is not Status.MAX_STEPS or stop >= total:
             break
-        if checkpoint is not None:
+        if checkpoint is not None and is_main():  # the ranks hold the same state: rank 0 writes it
             save_checkpoint(checkpoint.folder, state=state, trace=_concat(traces), counts=counts, meta=checkpoint.meta)
             logger.info("checkpoint at step %d in %s", stop, checkpoint.folder)
     options = {**last.options, "max_steps": total}

@@ -11,6 +11,14 @@ writes the output folder atomically (built beside the target and renamed into pl
                     effective batch size, device count and library versions (run_metadata)
 
 A run the core ends with ``Status.DIVERGED`` is reported (``Unlearned.diverged``) and never saved.
+
+**How the model runs** (:class:`RunSettings`, :mod:`llm.runtime`): ``device``, ``bf16`` (float32 master
+parameters θ, forward passes under ``torch.autocast(bfloat16)``), ``gradient_checkpointing`` (the Hugging
+Face switch, made correct under ``functional_call``) and ``attn_implementation``; a method that
+differentiates through gradients (OFMU ``hvp="exact"``) gets eager attention, said in a log line and in
+``result.json``'s ``runtime`` block. **Data parallel** (torchrun): each rank builds its own disjoint
+shard of every batch (:mod:`llm.distributed`); ``result.json`` records the world size, the per-rank and
+the effective (× world size) batch sizes.
 """
 
 from __future__ import annotations
@@ -27,19 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from llm.checkpoint import has_checkpoint, load_checkpoint
 from llm.data.schema import QAItem, check_disjoint
-from llm.higher_order import make_third_order_safe
 from llm.lora import LoraOptions, adapter_names, apply_lora, is_peft, merged
 from llm.methods import Method, UnlearnTask
 from llm.models.storage import save_pretrained
 from llm.objectives import TokenRows, encode_rows
 from llm.runner import Checkpointing, UtilityFloor, execute
+from llm.runtime import DEVICES, ModelParams, check_bf16, configure, enable_checkpointing, resolve_device
 from ofmu_theory.distributed import world
 from ofmu_theory.io import to_jsonable, write_json
-from ofmu_theory.modules import ModuleParams
 from ofmu_theory.result import Result, Status
 from ofmu_theory.runinfo import run_metadata
 
@@ -59,6 +67,12 @@ class RunSettings:
         floor_every: check period of the floor, in outer iterations.
         floor_probe: retain rows in the floor's probe (the first ones).
         checkpoint_every: save a resumable checkpoint every this many outer iterations (None: never).
+        device: where the run happens: None = where the model is, ``"auto"`` (CUDA if available),
+            ``"cpu"``, ``"cuda"`` (``cuda:$LOCAL_RANK`` under torchrun) or ``"cuda:N"``.
+        bf16: forward passes under ``torch.autocast(bfloat16)``, θ kept in float32 (:mod:`llm.runtime`).
+        gradient_checkpointing: recompute each transformer layer's activations in the backward pass.
+        attn_implementation: the attention kernel (``"eager"``, ``"sdpa"``, ``"flash_attention_2"``; None:
+            the model's). Methods that differentiate through gradients switch to eager whatever is asked.
     """
 
     seed: int = 0
@@ -69,6 +83,10 @@ class RunSettings:
     floor_every: int = 5
     floor_probe: int = 32
     checkpoint_every: int | None = None
+    device: str | None = None
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -79,6 +97,11 @@ class RunSettings:
             raise ValueError(f"checkpoint_every must be an int >= 1 or None, got {self.checkpoint_every!r}")
         if self.floor_probe < 1:
             raise ValueError(f"floor_probe must be >= 1, got floor_probe={self.floor_probe!r}")
+        if self.device is not None and self.device not in DEVICES and not str(self.device).startswith("cuda:"):
+            raise ValueError(f"device must be None, one of {DEVICES} or 'cuda:N', got device={self.device!r}")
+        for name in ("bf16", "gradient_checkpointing"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {name}={getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))
@@ -94,8 +117,10 @@ class Unlearned:
         result: the core's merged :class:`~ofmu_theory.result.Result`.
         status: the core's status name; ``diverged``: ``status == "DIVERGED"``.
         wall_s: seconds from the task build to the end of the run (reference model and s_ref included).
-        effective_batch_size: forget rows per step over all ranks (batch × world size).
+        effective_batch_size: forget rows per step over all ranks (per-rank batch × world size).
         world_size: data-parallel ranks.
+        distributed: world size, backend, per-rank and effective forget / retain batch sizes.
+        runtime: how the model ran (device, precision, gradient checkpointing, attention kernel and why).
         reference: which reference model the losses used (None when none).
         floor: the utility floor's record (None when off).
         settings: the run settings.
@@ -110,6 +135,8 @@ class Unlearned:
     wall_s: float
     effective_batch_size: int
     world_size: int
+    distributed: dict[str, Any]
+    runtime: dict[str, Any]
     reference: str | None
     floor: dict[str, Any] | None
     settings: RunSettings
@@ -120,7 +147,8 @@ class Unlearned:
             "method": self.method, "config": self.config, "status": self.status, "diverged": self.diverged,
             "message": self.result.message, "nit": self.result.nit, "wall_s": self.wall_s,
             "effective_batch_size": self.effective_batch_size, "world_size": self.world_size,
-            "reference_model": self.reference, "utility_floor": self.floor, "settings": self.settings.to_dict(),
+            "distributed": self.distributed, "runtime": self.runtime, "reference_model": self.reference,
+            "utility_floor": self.floor, "settings": self.settings.to_dict(),
             "core": self.result.to_dict(),
         }
 
@@ -137,17 +165,23 @@ def build_task(
     method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
     retain_items: Sequence[QAItem], settings: RunSettings,
 ) -> UnlearnTask:
-    """Copy ``model`` (left untouched), add LoRA adapters if asked, tokenise D_f and D_r, choose θ.
+    """Copy ``model`` (left untouched) onto the run's device, choose its attention kernel (eager when the method
+    differentiates through gradients), add LoRA adapters if asked, turn on gradient checkpointing and bf16
+    autocast if asked, tokenise D_f and D_r, choose θ. The record of these choices is ``task.runtime``.
 
     Raises:
-        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token.
+        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token, bf16
+            where autocast is unavailable, a model without gradient checkpointing support.
     """
     _check_items(forget_items, retain_items)
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer has no pad token; choose one (llm.models.set_pad_token / --pad-token)")
+    device = resolve_device(settings.device, model)
+    if settings.bf16:
+        check_bf16(device)
     work = copy.deepcopy(model).eval()
-    if method.needs_double_backward():
-        make_third_order_safe(work)
+    runtime = configure(work, device=device, attn_implementation=settings.attn_implementation,
+                        double_backward=method.needs_double_backward(), reason=method.double_backward_reason())
     if settings.lora is not None:
         work = apply_lora(work, settings.lora, target_modules=method.lora_targets(work), seed=settings.seed)
         names: Sequence[str] | None = adapter_names(work)
@@ -158,14 +192,21 @@ def build_task(
     chosen = set(names)
     for name, p in work.named_parameters():
         p.requires_grad_(name in chosen)
+    runtime["gradient_checkpointing"] = settings.gradient_checkpointing
+    if settings.gradient_checkpointing:
+        runtime["checkpointed_layers"] = enable_checkpointing(work)
+    dtype = torch.bfloat16 if settings.bf16 else None
+    weights = str(next(work.parameters()).dtype).removeprefix("torch.")
+    runtime["precision"] = f"bf16 autocast, {weights} master parameters" if settings.bf16 else weights
     rank, size = world()
     encode = dict(max_length=settings.max_length, overflow=settings.overflow)
     return UnlearnTask(
-        model=work, params=ModuleParams.of(work, names=list(names)), tokenizer=tokenizer,
+        model=work, params=ModelParams.of(work, names=list(names), autocast_dtype=dtype), tokenizer=tokenizer,
         forget_items=tuple(forget_items),
         forget=encode_rows(tokenizer, template, [(i.question, i.answer) for i in forget_items], name="forget", **encode),
         retain=encode_rows(tokenizer, template, [(i.question, i.answer) for i in retain_items], name="retain", **encode),
         template=template, max_length=settings.max_length, seed=settings.seed, rank=rank, world_size=size,
+        runtime=runtime,
     )
 
 
@@ -196,7 +237,7 @@ def unlearn(
         if checkpoint_dir is None:
             raise ValueError("resume needs a checkpoint_dir")
         if has_checkpoint(checkpoint_dir):
-            loaded = load_checkpoint(checkpoint_dir)
+            loaded = load_checkpoint(checkpoint_dir, device=task.params.vector()[0].device)
             if to_jsonable(loaded.meta) != to_jsonable(meta):
                 raise ValueError(f"the checkpoint in {str(checkpoint_dir)!r} was written by another method config or "
                                  f"run settings: {loaded.meta} != {meta}")
@@ -220,10 +261,23 @@ def unlearn(
     return Unlearned(
         method=method.name, config=method.to_dict(), model=task.model, result=result, status=result.status.name,
         diverged=result.status is Status.DIVERGED, wall_s=time.perf_counter() - start,
-        effective_batch_size=method.batch_size * task.world_size, world_size=task.world_size,
+        effective_batch_size=(plan.sampler.batch_lower or len(task.forget)) * task.world_size,
+        world_size=task.world_size, distributed=distributed_record(plan.sampler, task), runtime=task.runtime,
         reference=None if reference is None else reference.kind, floor=None if floor is None else floor.to_dict(),
         settings=settings,
     )
+
+
+def distributed_record(sampler: Any, task: UnlearnTask) -> dict[str, Any]:
+    """World size, backend and batch sizes: per rank and effective (per-rank batch × world size)."""
+    import torch.distributed as dist  # noqa: PLC0415
+
+    backend = dist.get_backend() if dist.is_available() and dist.is_initialized() else "none"
+    per_f = sampler.batch_lower or len(task.forget)
+    per_r = sampler.batch_upper or len(task.retain)
+    return {"world_size": task.world_size, "backend": backend, "per_rank_batch_size": per_f,
+            "effective_batch_size": per_f * task.world_size, "per_rank_retain_batch_size": per_r,
+            "effective_retain_batch_size": per_r * task.world_size}
 
 
 def replace_folder(tmp: Path, target: Path) -> None:
@@ -256,6 +310,8 @@ def save_unlearned(unlearned: Unlearned, out: str | os.PathLike[str], *, tokeniz
             model.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
         meta = run_metadata(seed=unlearned.settings.seed, config=unlearned.config)
         meta["devices"]["effective_batch_size"] = unlearned.effective_batch_size
+        meta["distributed"] = unlearned.distributed
+        meta["runtime"] = unlearned.runtime
         write_json(tmp / "result.json", {**unlearned.record(), "metadata": {**meta, **(metadata or {})}})
         replace_folder(tmp, target)
     finally:

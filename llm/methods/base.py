@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -62,6 +62,7 @@ class UnlearnTask:
         max_length: the longest tokenised sequence.
         seed: the run's seed (sampler, IdK answer choice, RMU's steering vector).
         rank, world_size: data-parallel position (per-rank disjoint batches).
+        runtime: how the model runs (device, precision, checkpointing, attention; :func:`llm.runtime.configure`).
     """
 
     model: nn.Module
@@ -75,11 +76,13 @@ class UnlearnTask:
     seed: int = 0
     rank: int = 0
     world_size: int = 1
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def reference(self) -> Reference:
-        """π_ref: a frozen copy of the starting model, or the base model with LoRA adapters disabled."""
-        return Reference.of(self.model)
+        """π_ref: a frozen copy of the starting model, or the base model with LoRA adapters disabled (run under
+        the same autocast as θ's forward passes)."""
+        return Reference.of(self.model, autocast_dtype=getattr(self.params, "autocast_dtype", None))
 
     def problem(self, *, lower: Objective, upper: Objective, name: str) -> BilevelProblem:
         """Lower level = the forget objective (MAXIMISED, sense "max"), upper level = the retain objective."""
@@ -187,6 +190,10 @@ class Method(ABC):
         """True when the plan differentiates through a gradient (exact HVPs): the model is then made safe
         for third-order autodiff (:func:`llm.higher_order.make_third_order_safe`)."""
         return False
+
+    def double_backward_reason(self) -> str:
+        """Why :meth:`needs_double_backward` (for the log line and the run's ``runtime`` record)."""
+        return self.name
 
     @abstractmethod
     def plan(self, task: UnlearnTask) -> Plan:

@@ -85,6 +85,9 @@ class OFMU(Method):
     def needs_double_backward(self) -> bool:
         return self.hvp != "fd"
 
+    def double_backward_reason(self) -> str:
+        return f"OFMU hvp={self.hvp!r}"
+
     def plan(self, task: UnlearnTask) -> Plan:
         if self.forget_loss == "npo":
             lower = objectives.neg_npo(task.params, task.forget, task.reference, beta=self.npo_beta)

@@ -193,3 +193,60 @@ def test_forget_retain_overlap_is_refused(split_folder, tmp_path, capsys):
     (split_folder / "retain90.json").write_text(json.dumps(retain + forget[:1]))
     assert _prepare_from(split_folder, tmp_path) == 2
     assert "appear in both forget10 and retain90" in capsys.readouterr().err
+
+
+def _cli_rank(rank: int, size: int, port: int, argv: list[str]) -> None:
+    """One torchrun-like process: the environment torchrun sets, then the ``ofmu llm`` command."""
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(size),
+                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(size))
+    code = main(argv)
+    if code != 0:
+        raise SystemExit(code)
+
+
+def test_unlearn_under_torchrun_environment(entry, tmp_path):
+    """Two ranks from the environment (gloo on CPU): only rank 0 writes, the metadata records the world."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "gd"
+    argv = ["llm", "unlearn", "--method", "grad_diff", "--out", str(out), "--set", "epochs=2", "--set",
+            "batch_size=1", "--set", "retain_batch_size=2", "--checkpoint-every", "1", "--keep-checkpoint",
+            "--device", "cpu", *MICRO, "--cache-dir", str(entry)]
+    mp.spawn(_cli_rank, args=(2, port, argv), nprocs=2, join=True)
+    record = json.loads((out / "result.json").read_text())
+    assert record["world_size"] == 2 and record["effective_batch_size"] == 2  # per-rank batch 1 × 2 ranks
+    assert record["distributed"] == {"world_size": 2, "backend": "gloo", "per_rank_batch_size": 1,
+                                     "effective_batch_size": 2, "per_rank_retain_batch_size": 2,
+                                     "effective_retain_batch_size": 4}
+    meta = record["metadata"]
+    assert meta["devices"]["world_size"] == 2 and meta["devices"]["effective_batch_size"] == 2
+    assert meta["process"]["backend"] == "gloo" and meta["process"]["rank"] == 0
+    assert record["nit"] == 2  # 2 forget rows, global batch 2: one step per epoch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gd", "gd.checkpoint"]  # no half-written folders
+    assert json.loads((tmp_path / "gd.checkpoint" / "latest.json").read_text())["step"] == 1
+
+
+def test_unlearn_bf16_checkpointing_and_attention_are_recorded(entry, tmp_path, caplog):
+    import logging
+
+    out = tmp_path / "ofmu"
+    base = ["llm", "unlearn", "--method", "ofmu", "--set", "inner_steps=1", "--set", "epochs=1", "--set",
+            "batch_size=1", "--device", "cpu", *MICRO, "--cache-dir", str(entry)]
+    assert main([*base, "--out", str(out), "--set", "hvp=fd", "--bf16", "--gradient-checkpointing"]) == 0
+    runtime = json.loads((out / "result.json").read_text())["runtime"]
+    assert runtime["precision"] == "bf16 autocast, float32 master parameters"
+    assert runtime["gradient_checkpointing"] is True and runtime["checkpointed_layers"] == 2
+    assert runtime["attn_implementation"] == "sdpa" and runtime["device"] == "cpu"  # fd keeps the fused kernel
+    with caplog.at_level(logging.INFO, logger="llm.runtime"):
+        assert main([*base, "--out", str(tmp_path / "exact"), "--set", "hvp=exact"]) == 0
+    runtime = json.loads((tmp_path / "exact" / "result.json").read_text())["runtime"]
+    assert runtime["attn_implementation"] == "eager" and "OFMU hvp='exact'" in runtime["attn_reason"]
+    assert runtime["precision"] == "float32" and runtime["gradient_checkpointing"] is False
+    assert any("attention sdpa -> eager" in r.getMessage() for r in caplog.records)
