@@ -6,6 +6,7 @@ import importlib.metadata
 import platform
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -63,3 +64,29 @@ def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, enab
 
     disable = (not enabled) or os.environ.get("OFMU_PROGRESS", "1") == "0"
     yield from tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, dynamic_ncols=True)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads (None: leave torch's setting), then restore it.
+
+    The thread count is part of a CPU run's identity: it changes the order of floating-point sums in
+    convolutions and matrix products, so long training runs with the same seed but another thread count
+    end at different weights.
+
+    Raises:
+        ValueError: ``threads`` is not None and not an int >= 1.
+    """
+    import torch  # noqa: PLC0415 (the numpy backend does not need torch)
+
+    if threads is None:
+        yield
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1 or None, got threads={threads!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ofmu_theory.runinfo import progress as progress_bar
+from ofmu_theory.runinfo import torch_threads
 from vision.data import VisionDataset, load_dataset, subsample
 from vision.evaluate import EvalResult, evaluate
 from vision.methods import BENCH_ORDER, make_method
@@ -235,15 +236,8 @@ def run_bench(config: BenchConfig, *, progress: bool = True) -> BenchResult:
     Raises:
         RuntimeError: the Original or a Retrain training run diverged (there is nothing to compare to).
     """
-    import torch
-
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _run_bench(config, progress=progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_bench(config: BenchConfig, *, progress: bool) -> BenchResult:

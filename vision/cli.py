@@ -80,17 +80,24 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from ofmu_theory.runinfo import torch_threads
+
+    config = _config(args)
+    with torch_threads(config.threads):
+        return _prepare_models(config, quiet=args.quiet)
+
+
+def _prepare_models(config: Any, *, quiet: bool) -> int:
     from vision.bench import bench_split, load_bench_data
     from vision.evaluate import evaluate
     from vision.train import load_or_train
 
-    config = _config(args)
     data, _ = load_bench_data(config)
     for mode in config.modes:
         split = bench_split(data, config, mode)
         for name, rows in (("Original", split.train), (f"Retrain ({mode})", split.retain)):
             trained = load_or_train(data, rows, config=config.train, seed=config.seed, name=name,
-                                    cache=config.cache, progress=not args.quiet)
+                                    cache=config.cache, progress=not quiet)
             ev = evaluate(trained.model, data, split)
             where = trained.path or "(not cached)"
             print(f"{name:18s} {'cached' if trained.cached else 'trained':7s} {trained.wall_s:7.1f} s  "
@@ -99,12 +106,19 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _unlearn(args: argparse.Namespace) -> int:
+    from ofmu_theory.runinfo import torch_threads
+
+    overrides = parse_overrides(args.set)
+    config = _config(args, methods=(args.method,), overrides=overrides)
+    with torch_threads(config.threads):  # as the bench runs: the thread count changes the numbers
+        return _unlearn_one(args, config)
+
+
+def _unlearn_one(args: argparse.Namespace, config: Any) -> int:
     from vision.bench import bench_split, load_bench_data, run_method
     from vision.evaluate import evaluate
     from vision.train import load_or_train
 
-    overrides = parse_overrides(args.set)
-    config = _config(args, methods=(args.method,), overrides=overrides)
     data, _ = load_bench_data(config)
     split = bench_split(data, config, config.modes[0])
     progress = not args.quiet

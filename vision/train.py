@@ -12,7 +12,7 @@ cosine-decayed η_k, and :class:`~ofmu_theory.MiniBatch` draws ``epochs · ⌈n/
 Original and Retrain use the same recipe and seed, so they differ only in their data (SalUn's
 protocol). Trained models are cached under ``$OFMU_CACHE/vision`` (default ``~/.cache/ofmu/vision``)
 in ``<dataset>-<model>-<hash>-<seed>/`` where the hash covers the training images and labels, the
-model and the recipe; the checkpoint (``vision.models.save_model``, atomic) and ``meta.json``
+model, the recipe and torch's thread count (which changes the summation order, hence the weights); the checkpoint (``vision.models.save_model``, atomic) and ``meta.json``
 (recipe, seed, wall time, status, versions; atomic, written last) make one entry.
 """
 
@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch.nn as nn
 
 from ofmu_theory.io import write_json
@@ -147,12 +148,13 @@ def cache_root() -> Path:
 
 
 def cache_key(data: VisionDataset, indices: np.ndarray, *, config: TrainConfig, seed: int) -> str:
-    """``<dataset>-<model>-<hash>-<seed>``; the hash covers the training images, labels and the recipe."""
+    """``<dataset>-<model>-<hash>-<seed>``; the hash covers the training images, labels, the recipe and torch's
+    intra-op thread count (another count changes the summation order, hence the trained weights)."""
     idx = np.asarray(indices, dtype=np.int64)
     digest = hashlib.blake2b(digest_size=8)
     digest.update(np.ascontiguousarray(data.train.images[idx]).tobytes())
     digest.update(np.ascontiguousarray(data.train.labels[idx]).tobytes())
-    digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    digest.update(json.dumps({**config.to_dict(), "torch_threads": torch.get_num_threads()}, sort_keys=True).encode())
     return f"{data.name}-{config.model}-{digest.hexdigest()}-{seed}"
 
 

@@ -1,0 +1,26 @@
+"""Run metadata helpers: the torch thread-count context."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ofmu_theory.runinfo import torch_threads
+
+
+def test_torch_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(before + 2):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before  # restored on error too
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_torch_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="threads must be an int >= 1"), torch_threads(bad):
+        pass
