@@ -14,7 +14,6 @@ import time
 from dataclasses import replace
 
 import cvxpy as cp
-import numpy as np
 
 from proofs_checks.c7_leaderboard import Accuracy, _race, configurations
 from proofs_checks.instances import family_names, specs

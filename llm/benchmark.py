@@ -491,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "embedded" and not args.no_accuracy:
             from llm.objectives import encode_rows  # noqa: PLC0415
 
-            def rows(items: Sequence[Any], label: str) -> Any:
-                return encode_rows(subject.tokenizer, subject.template, [(i.question, i.answer) for i in items[:8]],
+            def rows(items: Sequence[Any], label: str, tokenizer: Any = subject.tokenizer,
+                     template: Any = subject.template) -> Any:
+                return encode_rows(tokenizer, template, [(i.question, i.answer) for i in items[:8]],
                                    name=label, max_length=256)
 
             accuracy = fd_accuracy(subject.model, rows(subject.forget, "forget"), rows(subject.retain, "retain"),

@@ -4,13 +4,11 @@ Everything in llm/ that changes weights — training the target and retain model
 unlearning method — builds a :class:`Plan` (problem, solver, sampler, the module θ stands for) and hands
 it to :func:`execute`, which calls the core solver's ``run``. There is no other optimisation loop here.
 
-**Checkpoints.** A checkpoint holds the solver state (θ, transform moments, k, draw counter), the trace
-so far and the oracle counts, i.e. what a finished :class:`~ofmu_theory.result.Result` reports. :func:`execute`
-therefore runs the solver in chunks of ``every`` outer iterations — ``replace(solver, max_steps=k + every).run(problem,
-init_state=state)`` — which continues exactly (step sizes, ρ_k and batches are pure functions of k and
-the draw counter), saving the state after each chunk (:mod:`llm.checkpoint`; under data parallelism only
-rank 0 writes it — every rank holds the same state). A resumed run gives the
-same final weights as an uninterrupted one (tests/llm/test_unlearn.py).
+**Checkpoints.** :func:`execute` runs the plan through the core's
+:func:`ofmu_theory.plan.run_chunked` in chunks of ``every`` outer iterations and saves the solver state,
+the trace so far and the oracle counts after each chunk (:mod:`llm.checkpoint`; under data parallelism
+only rank 0 writes it — every rank holds the same state). A resumed run gives the same final weights as
+an uninterrupted one (tests/llm/test_unlearn.py).
 
 **Utility floor.** :class:`UtilityFloor` is a callback that measures the retain NLL on a fixed probe of
 retain rows every ``every`` steps and stops the run (``Status.STOPPED``) once it exceeds
@@ -19,16 +17,13 @@ retain rows every ``every`` steps and stops the run (``Status.STOPPED``) once it
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from llm.checkpoint import Checkpoint, save_checkpoint
@@ -36,30 +31,11 @@ from llm.distributed import is_main
 from llm.losses import mean_nll
 from llm.objectives import TokenRows, logits_of
 from ofmu_theory.modules import ModuleParams
-from ofmu_theory.problem import BilevelProblem
-from ofmu_theory.result import Result, Status, Trace
-from ofmu_theory.sampler import MiniBatch
-from ofmu_theory.solvers import Solver, StepInfo
+from ofmu_theory.plan import Chunk, Plan, run_chunked  # noqa: F401 (Plan re-exported for the methods)
+from ofmu_theory.result import Result
+from ofmu_theory.solvers import StepInfo
 
 logger = logging.getLogger(__name__)
-_COUNTS = ("n_value", "n_grad", "n_hvp", "n_third")
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class Plan:
-    """One core run: ``solver.run(problem, sampler=sampler)``; the final θ belongs to ``params.module``.
-
-    Attributes:
-        problem: the bilevel problem (θ_0 = the current values of ``params``).
-        solver: a configured core solver (``max_steps`` = the whole run).
-        sampler: the mini-batch sampler of both levels.
-        params: the module's tensors that θ stands for.
-    """
-
-    problem: BilevelProblem
-    solver: Solver
-    sampler: MiniBatch
-    params: ModuleParams
 
 
 @dataclass(kw_only=True, eq=False)
@@ -134,23 +110,6 @@ class Checkpointing:
             raise ValueError(f"checkpoint every must be an int >= 1, got {self.every!r}")
 
 
-def _concat(parts: list[Trace]) -> Trace:
-    parts = [p for p in parts if p.n_rows]
-    if not parts:
-        return Trace({})
-    names = list(dict.fromkeys(n for p in parts for n in p))
-    return Trace({n: np.concatenate([p.columns.get(n, np.full(p.n_rows, np.nan)) for p in parts]) for n in names})
-
-
-def _offset(trace: Trace, counts: dict[str, float]) -> Trace:
-    """Make a chunk's cumulative columns (oracle counts, wall time) continue from ``counts``."""
-    cols = dict(trace.columns)
-    for name in (*_COUNTS, "wall_s"):
-        if name in cols:
-            cols[name] = cols[name] + counts.get(name, 0.0)
-    return Trace(cols)
-
-
 def execute(
     plan: Plan, *, callback: Callable[[StepInfo], bool | None] | None = None, checkpoint: Checkpointing | None = None,
     resume: Checkpoint | None = None, progress: bool = False,
@@ -165,30 +124,12 @@ def execute(
         resume: a loaded checkpoint to continue from (its state, trace and counts).
         progress: progress bars.
     """
-    total = plan.solver.max_steps
-    state = resume.state if resume is not None else None
-    traces = [resume.trace] if resume is not None else []
-    counts = dict(resume.counts) if resume is not None else {n: 0.0 for n in (*_COUNTS, "wall_s")}
-    last: Result | None = None
-    while True:
-        k0 = 0 if state is None else int(state.k)
-        stop = total if checkpoint is None else min(total, (k0 // checkpoint.every + 1) * checkpoint.every)
-        solver = dataclasses.replace(plan.solver, max_steps=stop) if stop != total else plan.solver
-        start = time.perf_counter()
-        last = solver.run(plan.problem, sampler=plan.sampler, callback=callback, init_state=state, progress=progress)
-        traces.append(_offset(last.trace, counts))
-        for name in _COUNTS:
-            counts[name] += getattr(last, name)
-        counts["wall_s"] += time.perf_counter() - start
-        state = last.state
-        if last.status is not Status.MAX_STEPS or stop >= total:
-            break
-        if checkpoint is not None and is_main():  # the ranks hold the same state: rank 0 writes it
-            save_checkpoint(checkpoint.folder, state=state, trace=_concat(traces), counts=counts, meta=checkpoint.meta)
-            logger.info("checkpoint at step %d in %s", stop, checkpoint.folder)
-    options = {**last.options, "max_steps": total}
-    return dataclasses.replace(
-        last, nit=int(state.k), n_value=int(counts["n_value"]), n_grad=int(counts["n_grad"]),
-        n_hvp=int(counts["n_hvp"]), n_third=int(counts["n_third"]), wall_s=counts["wall_s"],
-        trace=_concat(traces), options=options,
-    )
+    def save(chunk: Chunk) -> None:
+        if is_main():  # the ranks hold the same state: rank 0 writes it
+            save_checkpoint(checkpoint.folder, state=chunk.state, trace=chunk.trace, counts=chunk.counts,
+                            meta=checkpoint.meta)
+            logger.info("checkpoint at step %d in %s", int(chunk.state.k), checkpoint.folder)
+
+    return run_chunked(plan, every=None if checkpoint is None else checkpoint.every,
+                       on_chunk=None if checkpoint is None else save, callback=callback, resume=resume,
+                       progress=progress)

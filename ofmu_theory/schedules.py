@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from ofmu_theory.validation import check_positive
+
 
 class Schedule:
     """A non-negative sequence s(k), k = 0, 1, 2, ..."""
@@ -14,11 +16,6 @@ class Schedule:
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": type(self).__name__, **asdict(self)}  # type: ignore[call-overload]
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
 
 
 @dataclass(frozen=True)
@@ -50,11 +47,11 @@ class Geometric(Schedule):
     cap: float | None = None
 
     def __post_init__(self) -> None:
-        _check_positive("rho", self.rho0)
+        check_positive(rho=self.rho0)
         if not (math.isfinite(self.gamma) and self.gamma >= 1):
             raise ValueError(f"gamma must be a finite number >= 1, got gamma={self.gamma!r}")
         if self.cap is not None:
-            _check_positive("rho_cap", self.cap)
+            check_positive(rho_cap=self.cap)
             if self.cap < self.rho0:
                 raise ValueError(f"rho_cap must be >= rho, got rho_cap={self.cap}, rho={self.rho0}")
 
@@ -97,7 +94,7 @@ class Cosine(Schedule):
     warmup: int = 0
 
     def __post_init__(self) -> None:
-        _check_positive("start", self.start)
+        check_positive(start=self.start)
         if self.steps < 1 or self.warmup < 0:
             raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={self.steps}, warmup={self.warmup}")
         if self.end < 0:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from ofmu_theory.schedules import Schedule
+from ofmu_theory.validation import check_positive
 
 
 class Line(NamedTuple):
@@ -40,11 +41,6 @@ class StepRule(ABC):
         return {"kind": type(self).__name__, **asdict(self)}  # type: ignore[call-overload]
 
 
-def _positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
-
-
 @dataclass(frozen=True)
 class Constant(StepRule):
     """η_k = eta."""
@@ -52,7 +48,7 @@ class Constant(StepRule):
     eta: float
 
     def __post_init__(self) -> None:
-        _positive("eta", self.eta)
+        check_positive(eta=self.eta)
 
     def __call__(self, line: Line) -> StepChoice:
         return StepChoice(self.eta, True)
@@ -81,7 +77,7 @@ class InverseSmoothness(StepRule):
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        _positive("scale", self.scale)
+        check_positive(scale=self.scale)
 
     def __call__(self, line: Line) -> StepChoice:
         if line.smoothness is None or not line.smoothness > 0:
@@ -102,7 +98,7 @@ class Armijo(StepRule):
     max_backtracks: int = 40
 
     def __post_init__(self) -> None:
-        _positive("eta0", self.eta0)
+        check_positive(eta0=self.eta0)
         if not 0 < self.shrink < 1:
             raise ValueError(f"shrink must be in (0, 1), got shrink={self.shrink!r}")
         if not 0 < self.c < 1:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ofmu_theory.family import FAMILIES, Family
+from ofmu_theory.objectives import ArrayObjective, Objective
 
 
 def default_rtol(dtype: np.dtype | type = np.float64) -> float:
@@ -59,3 +64,60 @@ def assert_taylor_order2(
     slope = np.polyfit(np.log(ts[keep]), np.log(rem[keep]), 1)[0]
     if not 1.8 <= slope <= 2.2:
         raise AssertionError(f"{what}: Taylor remainder order {slope:.3f}, expected 2 (remainders {rem})")
+
+
+# --- numpy views of a family's oracles (convex and non-convex family tests) ------------------------------
+
+
+def sample(name: str, seed: int = 0, **params: Any) -> Family:
+    """A seeded instance of the registered family ``name``."""
+    return FAMILIES.get(name).sample(seed=seed, **params)
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random unit vector of R^n."""
+    v = rng.standard_normal(n)
+    return v / np.linalg.norm(v)
+
+
+@dataclass(frozen=True)
+class Oracles:
+    """value / grad / hvp / d3 of one objective, called with and returning flat float64 numpy arrays."""
+
+    objective: Objective
+
+    def _in(self, x: np.ndarray) -> Any:
+        if self.objective.backend.name == "numpy":
+            return np.asarray(x, dtype=np.float64)
+        import torch
+
+        return (torch.as_tensor(np.asarray(x, dtype=np.float64)),)
+
+    def _out(self, y: Any) -> np.ndarray:
+        return self.objective.backend.to_numpy(y) if isinstance(y, tuple) else np.asarray(y, dtype=np.float64)
+
+    @property
+    def has_d3(self) -> bool:
+        return self.objective.has_third_order
+
+    def value(self, theta: np.ndarray, batch: np.ndarray | None = None) -> float:
+        return float(self.objective.value(self._in(theta), batch))
+
+    def grad(self, theta: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
+        return self._out(self.objective.value_and_grad(self._in(theta), batch)[1])
+
+    def hvp(self, theta: np.ndarray, v: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
+        return self._out(self.objective.hvp(self._in(theta), self._in(v), batch))
+
+    def d3(self, theta: np.ndarray, u: np.ndarray, v: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
+        return self._out(self.objective.d3(self._in(theta), self._in(u), self._in(v), batch))
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """Dense symmetric Hessian from n HVPs."""
+        h = np.stack([self.hvp(theta, e) for e in np.eye(theta.size)], axis=1)
+        return 0.5 * (h + h.T)
+
+
+def oracles(objective: ArrayObjective, backend: str = "numpy") -> Oracles:
+    """The numpy view of ``objective`` evaluated in ``backend``."""
+    return Oracles(objective.to(backend))

@@ -1,8 +1,8 @@
 """A run of the core on a model: (problem, solver, sampler) plus the module θ is written back into.
 
 Everything in vision/ that changes weights — training the Original and Retrain models and every
-unlearning method — builds a :class:`Plan` and hands it to :func:`execute`, which calls the core
-solver's ``run`` and copies the final θ into the module. There is no other optimisation loop here.
+unlearning method — builds a :class:`~ofmu_theory.plan.Plan` and hands it to :func:`execute`, which runs it through the
+core and copies the final θ into the module. There is no other optimisation loop here.
 
 Helpers shared by the plans: :func:`steps_for` (epochs → outer iterations) and :func:`sgd_momentum`
 (the SalUn / Unlearn-Sparse optimiser — SGD, momentum 0.9, weight decay 5e-4 — as a core step rule
@@ -16,35 +16,15 @@ import math
 import time
 from dataclasses import dataclass
 
-from ofmu_theory.modules import ModuleParams
-from ofmu_theory.problem import BilevelProblem
+from ofmu_theory.plan import Plan, run_chunked  # noqa: F401 (Plan re-exported for the methods)
 from ofmu_theory.result import Result
-from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.schedules import Constant, Cosine
-from ofmu_theory.solvers import Solver
 from ofmu_theory.steps import Scheduled, StepRule
 from ofmu_theory.transforms import Momentum
 
 logger = logging.getLogger(__name__)
 
 LR_SCHEDULES = ("cosine", "constant")
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class Plan:
-    """One core run: ``solver.run(problem, sampler=sampler)``; the final θ is assigned to ``params.module``.
-
-    Attributes:
-        problem: the bilevel problem (θ_0 = the current values of ``params``).
-        solver: a configured core solver.
-        sampler: the mini-batch sampler of both levels.
-        params: the module's parameters that θ stands for.
-    """
-
-    problem: BilevelProblem
-    solver: Solver
-    sampler: MiniBatch
-    params: ModuleParams
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -58,7 +38,7 @@ class Executed:
 def execute(plan: Plan, *, progress: bool = False) -> Executed:
     """Run the plan's solver and write its final θ (the last finite iterate if it diverged) into the module."""
     start = time.perf_counter()
-    result = plan.solver.run(plan.problem, sampler=plan.sampler, progress=progress)
+    result = run_chunked(plan, progress=progress)
     plan.params.assign(result.theta)
     wall = time.perf_counter() - start
     logger.info("%s on %s: %s after %d steps in %.1f s", plan.solver.name, plan.problem.name,

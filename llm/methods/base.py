@@ -19,9 +19,8 @@ gives our defaults for the small embedded GPT-2, which that recipe does not move
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, ClassVar
@@ -40,6 +39,7 @@ from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.schedules import Cosine
 from ofmu_theory.steps import Scheduled, StepRule
 from ofmu_theory.transforms import Adam
+from ofmu_theory.validation import check_choice, check_nonnegative, check_positive  # noqa: F401 (re-exported for the methods)
 
 #: Unlearning methods by name; each entry is a :class:`Method` subclass (its fields are the config).
 METHODS: Registry[type[Method]] = Registry("method")
@@ -87,25 +87,6 @@ class UnlearnTask:
     def problem(self, *, lower: Objective, upper: Objective, name: str) -> BilevelProblem:
         """Lower level = the forget objective (MAXIMISED, sense "max"), upper level = the retain objective."""
         return BilevelProblem(name=name, lower=lower, upper=upper, theta0=self.params.vector(), sense="max")
-
-
-def check_positive(**values: float) -> None:
-    """ValueError naming the first argument that is not a finite number > 0."""
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
-
-
-def check_nonnegative(**values: float) -> None:
-    """ValueError naming the first argument that is not a finite number >= 0."""
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {name}={value!r}")
-
-
-def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {name}={value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,69 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 import convex  # noqa: F401  (registers the families)
-from ofmu_theory.family import FAMILIES, Family
-from ofmu_theory.objectives import ArrayObjective, Objective
+from ofmu_theory.family import Family
+from tests.support import Oracles, oracles, sample, unit  # noqa: F401 (re-exported)
 
 NAMES = ("least_squares_projection", "coupled_quadratic", "wide_quadratic", "l1_regression", "logistic_forget")
 QUADRATIC = ("least_squares_projection", "coupled_quadratic", "wide_quadratic")
-
-
-def sample(name: str, seed: int = 0, **params: Any) -> Family:
-    return FAMILIES.get(name).sample(seed=seed, **params)
-
-
-@dataclass(frozen=True)
-class Oracles:
-    """value / grad / hvp / d3 of one objective, on and returning flat float64 numpy arrays."""
-
-    objective: Objective
-
-    def _in(self, x: np.ndarray) -> Any:
-        if self.objective.backend.name == "numpy":
-            return np.asarray(x, dtype=np.float64)
-        import torch
-
-        return (torch.as_tensor(np.asarray(x, dtype=np.float64)),)
-
-    def _out(self, y: Any) -> np.ndarray:
-        return self.objective.backend.to_numpy(y) if isinstance(y, tuple) else np.asarray(y, dtype=np.float64)
-
-    def value(self, theta: np.ndarray, batch: np.ndarray | None = None) -> float:
-        return float(self.objective.value(self._in(theta), batch))
-
-    def grad(self, theta: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
-        return self._out(self.objective.value_and_grad(self._in(theta), batch)[1])
-
-    def hvp(self, theta: np.ndarray, v: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
-        return self._out(self.objective.hvp(self._in(theta), self._in(v), batch))
-
-    def d3(self, theta: np.ndarray, u: np.ndarray, v: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
-        return self._out(self.objective.d3(self._in(theta), self._in(u), self._in(v), batch))
-
-    def hessian(self, theta: np.ndarray) -> np.ndarray:
-        n = theta.size
-        h = np.stack([self.hvp(theta, e) for e in np.eye(n)], axis=1)
-        return 0.5 * (h + h.T)
-
-
-def oracles(objective: ArrayObjective, backend: str = "numpy") -> Oracles:
-    return Oracles(objective.to(backend))
 
 
 def levels(family: Family, backend: str = "numpy") -> tuple[Oracles, Oracles]:
     """(lower, upper) oracles."""
     lower, upper = family.objectives()
     return oracles(lower, backend), oracles(upper, backend)
-
-
-def unit(rng: np.random.Generator, n: int) -> np.ndarray:
-    v = rng.standard_normal(n)
-    return v / np.linalg.norm(v)
 
 
 def mask_of(family: Family, n: int) -> np.ndarray:

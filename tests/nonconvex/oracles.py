@@ -3,58 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import nonconvex  # noqa: F401  (registers the families)
-from ofmu_theory.family import FAMILIES, Family
-from ofmu_theory.objectives import ArrayObjective, Objective
-from tests.support import assert_taylor_order2
+from ofmu_theory.family import Family
+from tests.support import Oracles, assert_taylor_order2, oracles, sample, unit  # noqa: F401 (re-exported)
 
 NAMES = ("shen_chen", "bome_toy", "matrix_factorisation", "two_layer_net", "hyper_cleaning")
-
-
-def sample(name: str, seed: int = 0, **params: Any) -> Family:
-    return FAMILIES.get(name).sample(seed=seed, **params)
-
-
-@dataclass(frozen=True)
-class Oracles:
-    """value / grad / hvp / d3 of one objective, called with and returning flat float64 numpy arrays."""
-
-    objective: Objective
-
-    def _in(self, x: np.ndarray) -> Any:
-        if self.objective.backend.name == "numpy":
-            return np.asarray(x, dtype=np.float64)
-        import torch
-
-        return (torch.as_tensor(np.asarray(x, dtype=np.float64)),)
-
-    def _out(self, y: Any) -> np.ndarray:
-        return self.objective.backend.to_numpy(y) if isinstance(y, tuple) else np.asarray(y, dtype=np.float64)
-
-    @property
-    def has_d3(self) -> bool:
-        return self.objective.has_third_order
-
-    def value(self, theta: np.ndarray, batch: np.ndarray | None = None) -> float:
-        return float(self.objective.value(self._in(theta), batch))
-
-    def grad(self, theta: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
-        return self._out(self.objective.value_and_grad(self._in(theta), batch)[1])
-
-    def hvp(self, theta: np.ndarray, v: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
-        return self._out(self.objective.hvp(self._in(theta), self._in(v), batch))
-
-    def d3(self, theta: np.ndarray, u: np.ndarray, v: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
-        return self._out(self.objective.d3(self._in(theta), self._in(u), self._in(v), batch))
-
-
-def oracles(objective: ArrayObjective, backend: str) -> Oracles:
-    return Oracles(objective.to(backend))
 
 
 def both_levels(family: Family, backend: str) -> dict[str, Oracles]:
@@ -66,11 +23,6 @@ def random_point(family: Family, rng: np.random.Generator, scale: float = 0.5) -
     """θ_0 plus a Gaussian perturbation (θ_0 sits where each family is interesting)."""
     theta0 = family.theta0()
     return theta0 + scale * rng.standard_normal(theta0.shape)
-
-
-def unit(rng: np.random.Generator, n: int) -> np.ndarray:
-    v = rng.standard_normal(n)
-    return v / np.linalg.norm(v)
 
 
 def hessian(hvp: Callable[[np.ndarray], np.ndarray], n: int) -> np.ndarray:

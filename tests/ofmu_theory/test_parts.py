@@ -10,7 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ofmu_theory import Adam, Armijo, Box, Constant, Cosine, Geometric, L1Ball, LinearDecay, MiniBatch, Momentum, Sgd
+from ofmu_theory import Adam, Armijo, Box, Cosine, Geometric, L1Ball, LinearDecay, MiniBatch, Momentum, Sgd
 from ofmu_theory.backends import get_backend
 from ofmu_theory.io import atomic_open, write_json
 from ofmu_theory.registry import Registry

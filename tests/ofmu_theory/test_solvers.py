@@ -9,7 +9,7 @@ import pytest
 
 from ofmu_theory import SOLVERS, Armijo, Constants, Evaluator, InverseSmoothness, MiniBatch, Status
 from ofmu_theory.sampler import Batches
-from tests.ofmu_theory.problems import least_squares, make_problem, poly_problem, to_backend
+from tests.ofmu_theory.problems import least_squares, make_problem, poly_problem
 
 # Small, stable settings for every solver (constant steps so the backends follow identical paths).
 SETTINGS: dict[str, dict] = {

@@ -15,7 +15,6 @@ the random-label loss, minimised (``sense="min"``).
 from __future__ import annotations
 
 import copy
-import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -31,6 +30,7 @@ from ofmu_theory.result import Result
 from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.steps import StepRule
 from ofmu_theory.transforms import Momentum
+from ofmu_theory.validation import check_nonnegative, check_positive  # noqa: F401 (re-exported for the methods)
 from vision.data import VisionDataset
 from vision.objectives import Rows, check_bn_mode, cross_entropy, forget_objective
 from vision.plan import LR_SCHEDULES, Plan, execute, lr_rule, sgd_momentum, steps_for
@@ -114,20 +114,6 @@ class Unlearned:
     nit: int
     result: Result
     config: dict[str, Any]
-
-
-def check_positive(**values: float) -> None:
-    """ValueError naming the first argument that is not a finite number > 0."""
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
-
-
-def check_nonnegative(**values: float) -> None:
-    """ValueError naming the first argument that is not a finite number >= 0."""
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {name}={value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
