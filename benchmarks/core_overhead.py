@@ -35,6 +35,9 @@ def measure(d: int, m: int, backend: str, steps: int) -> list[tuple[str, float, 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args(argv)

@@ -58,6 +58,9 @@ def render(overhead: str, overhead_s: float, accuracy: str, accuracy_s: float) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="python -m benchmarks.regenerate_docs", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DOCS), help="where to write the page (default docs/performance.md)")
     args = parser.parse_args(argv)

@@ -34,6 +34,9 @@ def cvxpy_seconds(spec) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eps", type=float, default=1e-3)
     parser.add_argument("--steps", type=int, default=2000, help="outer-step budget per solver")

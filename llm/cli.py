@@ -320,6 +320,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm.cli ...`` (the same as ``ofmu llm ...``)."""
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     import sys  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="ofmu")

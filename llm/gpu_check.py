@@ -88,6 +88,9 @@ def _llama(tokenizer: Any, *, layers: int, tiny: bool) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="python -m llm.gpu_check", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model (a dry run, e.g. on CPU)")

@@ -129,6 +129,7 @@ class StepMeasurement:
     runtime: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     peak_total_mib: float = math.nan  # CUDA: the allocator's absolute peak during the run (model included)
+    torch_adamw_s: float | None = None  # PyTorch's own AdamW(foreach) step on the same θ (a reference point)
 
     @property
     def per_batch_s(self) -> float:
@@ -211,8 +212,27 @@ def measure_step(
         oracle_s=sum(c.seconds for c in measured) / max(1, len(times)),
         bare_s=statistics.median(bare_s) if bare_s else None, peak_mib=memory.peak_mib,
         finite=finite and result.status.name != "DIVERGED", status=result.status.name, runtime=task.runtime,
-        peak_total_mib=total,
+        peak_total_mib=total, torch_adamw_s=torch_adamw_seconds(theta) if replayable else None,
     )
+
+
+def torch_adamw_seconds(theta: Sequence[torch.Tensor], *, reps: int = 10) -> float:
+    """Median seconds of one ``torch.optim.AdamW(foreach=True).step()`` on tensors shaped like θ (a copy):
+    what a hand-written PyTorch loop pays for the update the core's step also makes."""
+    params = [torch.nn.Parameter(t.detach().clone()) for t in theta]
+    gen = torch.Generator(device=params[0].device).manual_seed(0)
+    for p in params:
+        p.grad = 1e-3 * torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype)
+    opt = torch.optim.AdamW(params, lr=1e-5, weight_decay=0.01, foreach=True)
+    opt.step()  # allocates the moments
+    times = []
+    for _ in range(reps):
+        _sync(params[0].device)
+        start = time.perf_counter()
+        opt.step()
+        _sync(params[0].device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def failed(label: str, error: BaseException) -> StepMeasurement:

@@ -80,6 +80,9 @@ def write_docs(report: dict[str, Any], folder: Path = DOCS) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="python -m llm.regenerate_docs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", default=None, help="an existing bench folder (holding bench.json)")

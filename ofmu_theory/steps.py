@@ -11,7 +11,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ofmu_theory.schedules import Schedule
 from ofmu_theory.validation import check_positive
@@ -34,6 +34,9 @@ class StepChoice(NamedTuple):
 
 
 class StepRule(ABC):
+    #: whether the rule reads ``line.slope`` (a line search); the solver computes it only then (NaN otherwise)
+    uses_slope: ClassVar[bool] = False
+
     @abstractmethod
     def __call__(self, line: Line) -> StepChoice: ...
 
@@ -91,6 +94,8 @@ class InverseSmoothness(StepRule):
 @dataclass(frozen=True)
 class Armijo(StepRule):
     """Backtracking: the first η = eta0·shrinkʲ with f(θ + ηd) ≤ f(θ) + c·η·⟨∇f, d⟩."""
+
+    uses_slope: ClassVar[bool] = True
 
     eta0: float = 1.0
     shrink: float = 0.5

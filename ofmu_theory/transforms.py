@@ -125,10 +125,5 @@ class Adam(Transform):
         b = backend
         g = self._clip(b, b.detach(grad))
         count = state.count + 1
-        m = b.axpy(1 - self.b1, g, b.scale(self.b1, state.m))
-        v = b.axpy(1 - self.b2, b.mul(g, g), b.scale(self.b2, state.v))
-        m_hat = b.scale(1.0 / (1 - self.b1**count), m)
-        v_hat = b.scale(1.0 / (1 - self.b2**count), v)
-        eps = self.eps
-        denom = b.map(lambda x: x**0.5 + eps, v_hat)
-        return b.div(m_hat, denom), AdamState(count, m, v)
+        u, m, v = b.adam_step(g, state.m, state.v, b1=self.b1, b2=self.b2, eps=self.eps, count=count)
+        return u, AdamState(count, m, v)

@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``verify`` without the rest of the ``ofmu`` command (``python -m proofs_checks.cli verify``)."""
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="ofmu", description="OFMU convergence claims")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

@@ -13,6 +13,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "verify-report"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DOCS), help=f"destination (default {DOCS})")
     parser.add_argument("--seed", type=int, default=0)

@@ -72,6 +72,9 @@ def summary(result: BenchResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     from vision.cli import parse_overrides
 
     parser = argparse.ArgumentParser(prog="python -m vision.benchmark", description=__doc__.splitlines()[0])

@@ -40,6 +40,9 @@ def rerender_docs(record_path: str | Path, out_dir: str | Path = DOCS_DIR) -> Be
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="python -m vision.regenerate_docs", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DOCS_DIR), help=f"output folder (default {DOCS_DIR})")
     parser.add_argument("--from-json", default=None, help="re-render this saved bench.json instead of running")

@@ -43,6 +43,10 @@ class Backend(ABC):
     def scale(self, alpha: float | Scalar, x: Vec) -> Vec:
         """α·x."""
 
+    def axpby(self, alpha: float, x: Vec, beta: float, y: Vec) -> Vec:
+        """α·x + β·y (α, β Python floats)."""
+        return self.axpy(alpha, x, self.scale(beta, y))
+
     def add(self, x: Vec, y: Vec) -> Vec:
         """x + y."""
         return self.axpy(1.0, x, y)
@@ -62,6 +66,18 @@ class Backend(ABC):
     @abstractmethod
     def map(self, fn: Callable[[Any], Any], x: Vec) -> Vec:
         """Apply an elementwise array function (``np.sqrt``-like for numpy, ``torch.sqrt``-like for torch)."""
+
+    def sqrt_plus(self, x: Vec, eps: float) -> Vec:
+        """Elementwise √x + eps (Adam's denominator)."""
+        return self.map(lambda t: t**0.5 + eps, x)
+
+    def adam_step(self, g: Vec, m: Vec, v: Vec, *, b1: float, b2: float, eps: float, count: int) -> tuple[Vec, Vec, Vec]:
+        """Adam's moments and direction (u, m', v'): m' = b1·m + (1 − b1)·g, v' = b2·v + (1 − b2)·g²,
+        u = (m'/(1 − b1^count)) / (√(v'/(1 − b2^count)) + eps). Backends may fuse it (same operations)."""
+        m = self.axpy(1 - b1, g, self.scale(b1, m))
+        v = self.axpy(1 - b2, self.mul(g, g), self.scale(b2, v))
+        denom = self.sqrt_plus(self.scale(1.0 / (1 - b2**count), v), eps)
+        return self.div(self.scale(1.0 / (1 - b1**count), m), denom), m, v
 
     @abstractmethod
     def zeros_like(self, x: Vec) -> Vec:

@@ -206,16 +206,17 @@ class Solver(ABC):
         decay = transform.weight_decay
 
         def point(eta: float) -> Vec:
+            if self.update_mask is None:  # θ ± η·u − η·wd·θ in one fused update
+                return ev.project(b.axpby(sign * eta, u, 1.0 - eta * decay, theta) if decay
+                                  else b.axpy(sign * eta, u, theta))
             delta = b.scale(sign * eta, u)
             if decay:
                 delta = b.axpy(-eta * decay, theta, delta)
-            if self.update_mask is not None:
-                delta = b.mul(delta, self.update_mask)
-            return ev.project(b.add(theta, delta))
+            return ev.project(b.add(theta, b.mul(delta, self.update_mask)))
 
         line = Line(
             f0=-sign * value,
-            slope=-b.item(b.vdot(grad, u)),
+            slope=-b.item(b.vdot(grad, u)) if rule.uses_slope else math.nan,
             value_at=lambda eta: -sign * value_fn(point(eta)),
             smoothness=smoothness,
             what=what,

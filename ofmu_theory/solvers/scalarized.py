@@ -75,19 +75,21 @@ class Scalarized(Solver):
         b = ev.backend
         batches, draws = self.draw(ev, state.draws)
         theta, row = state.theta, {}
-        direction, value = b.zeros_like(theta), 0.0
+        direction, value = None, 0.0
         if self.forget_weight:
             loss_f, g_f = ev.lower_value_grad(theta, batches.lower)
-            direction = b.axpy(-self.forget_weight * ev.sigma, g_f, direction)
+            direction = b.scale(-self.forget_weight * ev.sigma, g_f)
             value -= self.forget_weight * ev.sigma * b.item(loss_f)
             row.update(loss_f=b.item(loss_f), grad_f_norm=b.item(b.norm(g_f)))
         if self.retain_weight:
             loss_r, g_r = ev.upper_value_grad(theta, batches.upper)
-            direction = b.axpy(self.retain_weight, g_r, direction)
+            direction = b.scale(self.retain_weight, g_r) if direction is None else b.axpy(self.retain_weight, g_r, direction)
             value += self.retain_weight * b.item(loss_r)
             row.update(loss_r=b.item(loss_r), grad_r_norm=b.item(b.norm(g_r)))
             if self.forget_weight:
                 row["sim"] = b.item(b.vdot(g_f, g_r)) * ev.sigma / max(row["grad_f_norm"] * row["grad_r_norm"], 1e-300)
+        if direction is None:  # unreachable (check_weights refuses two zero weights)
+            direction = b.zeros_like(theta)
         alpha = self.l1(state.k) if self.l1 is not None else 0.0
         if alpha:
             direction = b.axpy(alpha, b.map(_sign, theta), direction)

@@ -1,0 +1,74 @@
+"""The torch backend's fused paths equal its generic ones; the CPU allocator switch."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ofmu_theory.allocator import keep_freed_memory
+from ofmu_theory.backends import get_backend
+from ofmu_theory.backends.base import Backend
+
+B = get_backend("torch")
+
+
+def _vec(seed: int, dtype=torch.float32, positive: bool = False) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    out = tuple(torch.randn(shape, generator=g, dtype=dtype) for shape in ((7, 5), (11,), (3, 2, 4)))
+    return tuple(t.abs() for t in out) if positive else out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adam_step_is_bitwise_the_generic_sequence(dtype) -> None:
+    g, m, v = _vec(0, dtype), _vec(1, dtype), _vec(2, dtype, positive=True)
+    fused = B.adam_step(g, m, v, b1=0.9, b2=0.999, eps=1e-8, count=3)
+    generic = Backend.adam_step(B, g, m, v, b1=0.9, b2=0.999, eps=1e-8, count=3)
+    for a_vec, b_vec in zip(fused, generic, strict=True):
+        for a, b in zip(a_vec, b_vec, strict=True):
+            assert torch.equal(a, b)
+    assert all(torch.equal(a, b) for a, b in zip(m, _vec(1, dtype)))  # inputs untouched
+
+
+def test_adam_step_keeps_the_graph_when_asked() -> None:
+    g = tuple(t.requires_grad_(True) for t in _vec(0, torch.float64))
+    u, _, _ = B.adam_step(g, _vec(1, torch.float64), _vec(2, torch.float64, positive=True), b1=0.9, b2=0.999,
+                          eps=1e-8, count=1)
+    assert all(t.requires_grad for t in u)
+
+
+def test_reductions_and_elementwise_match_per_tensor_arithmetic() -> None:
+    x, y = _vec(3, torch.float64), _vec(4, torch.float64, positive=True)
+    flat_x, flat_y = torch.cat([t.reshape(-1) for t in x]), torch.cat([t.reshape(-1) for t in y])
+    assert float(B.vdot(x, y)) == pytest.approx(float(flat_x @ flat_y), rel=1e-14)
+    assert float(B.norm(x)) == pytest.approx(float(flat_x.norm()), rel=1e-14)
+    for got, want in ((B.mul(x, y), [a * b for a, b in zip(x, y)]), (B.div(x, y), [a / b for a, b in zip(x, y)]),
+                      (B.sqrt_plus(y, 0.5), [t.sqrt() + 0.5 for t in y])):
+        assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_isfinite_finds_one_bad_entry(bad) -> None:
+    x = _vec(5)
+    assert B.isfinite(x)
+    x[2][1, 1, 3] = bad
+    assert not B.isfinite(x)
+
+
+def test_isfinite_on_finite_entries_whose_norm_overflows() -> None:
+    x = (torch.full((4,), 3e38, dtype=torch.float32),)  # finite, but ‖x‖² overflows float32
+    assert B.isfinite(x)
+
+
+def test_allocator_switch_can_be_turned_off(monkeypatch) -> None:
+    monkeypatch.setenv("OFMU_MALLOC_DEFAULTS", "1")
+    assert keep_freed_memory() is False
+    monkeypatch.delenv("OFMU_MALLOC_DEFAULTS")
+    assert isinstance(keep_freed_memory(), bool)  # True on glibc Linux, False elsewhere
+
+
+def test_axpby_matches_the_formula() -> None:
+    x, y = _vec(6, torch.float64), _vec(7, torch.float64)
+    for got, want in zip(B.axpby(0.3, x, -1.7, y), [0.3 * a - 1.7 * b for a, b in zip(x, y)], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-15, atol=0)
