@@ -19,7 +19,7 @@ with P the block mask (P = I without a block). Writing N = P JᵀJ and h = P J�
   i.e. O(1/ρ), and ‖θ_ρ − θ*‖ ≤ ‖θ_c − θ*‖ for every ρ ≥ 0.
 
 Reference: arXiv 2509.22483 (F_ρ is the paper's Eq. 7 with β = 0); the family formulas are those of
-its reconstructed §6 test problems (see shared/reference/ofmu-method.md).
+its test problems, as reconstructed for this project (docs/claims.md).
 """
 
 from __future__ import annotations

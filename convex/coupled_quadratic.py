@@ -32,7 +32,7 @@ class CoupledQuadratic(AffineQuadratic):
 
     θ_0 ~ N(0, I_{n+p}) (a random start; there is no "original model" in a classical bilevel problem).
 
-    Source: shared/reference/ofmu-method.md §6 ("coupled quadratic").
+    Source: arXiv 2509.22483's test problems, as reconstructed for this project ("coupled quadratic").
 
     Attributes:
         n, p: dimensions of x and y.

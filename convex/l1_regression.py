@@ -77,7 +77,7 @@ class L1Regression(Family):
       minimiser of the convex f on the affine set {A_tθ = b_t}, i.e. θ_aff, but ‖θ_aff‖₁ > R.
 
     Reference (:attr:`reference`, computed lazily and cached on the instance): two cvxpy
-    (Clarabel) stages as in shared/reference/ofmu-method.md §6 — g* = min_Θ g, then
+    (Clarabel) stages — g* = min_Θ g, then
     θ_τ = argmin f s.t. g ≤ g* + τ, θ ∈ Θ for τ = (g(θ_f) − g*)·10⁻ᵏ, k = 1…7, θ_f = argmin_Θ f (so
     every slack binds) — and the limit τ → 0, solved as min f s.t. A_tθ = b_t, θ ∈ Θ (exact because
     g* = 0) and polished by solving the KKT system on the active set (support and signs) to machine
@@ -88,7 +88,7 @@ class L1Regression(Family):
     Data (drawn in this order): A_t, A_v with N(0, 1) entries; θ_true with ``nnz`` N(0, 1) entries
     on a random support; b_t = A_tθ_true + noise·ε_t, b_v = A_vθ_true + noise·ε_v.
 
-    Source: shared/reference/ofmu-method.md §6 ("ℓ1-constrained over-parameterised regression").
+    Source: arXiv 2509.22483's test problems, as reconstructed for this project ("ℓ1-constrained over-parameterised regression").
     """
 
     regime: ClassVar[str] = (

@@ -41,7 +41,7 @@ class LeastSquaresProjection(AffineQuadratic):
     θ_0 is the "original model" trained on both sets: θ_0 = argmin ½‖θ − c‖² + ½‖Aθ − b‖²
     = (I + M)⁻¹(c + Aᵀb).
 
-    Source: arXiv 2509.22483 as reconstructed in shared/reference/ofmu-method.md §6
+    Source: arXiv 2509.22483's test problems, as reconstructed for this project
     ("minimum-norm / projection least squares").
 
     Attributes:

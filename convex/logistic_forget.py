@@ -73,7 +73,7 @@ class LogisticForget(Family):
     y = +1 with probability σ(xᵀθ_true), else −1, for the retain then the forget rows.
 
     Source: this project's synthetic stochastic convex case (OFMU, arXiv 2509.22483: L_f maximised,
-    L_r minimised); the soft-label forget target follows the brief, not the paper.
+    L_r minimised); the soft-label forget target is our choice (it gives L_f finite maximisers), not the paper's.
     """
 
     regime: ClassVar[str] = (

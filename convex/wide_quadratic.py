@@ -32,7 +32,7 @@ class WideQuadratic(AffineQuadratic):
 
     θ_0 ~ N(0, I_{n+p}) (a random start).
 
-    Source: shared/reference/ofmu-method.md §6 ("wide-matrix PL lower level"); the formula for x*
+    Source: arXiv 2509.22483's test problems, as reconstructed for this project ("wide-matrix PL lower level"); the formula for x*
     is re-derived above.
 
     Attributes:

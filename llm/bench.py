@@ -230,7 +230,7 @@ def run_bench(prepared: Prepared, config: BenchConfig, out: str | os.PathLike[st
         del done, evaluation
         gc.collect()
     report = {
-        "rows": rows, "bench": config.to_dict(), "prepared": {"folder": str(prepared.folder),
+        "rows": rows, "bench": config.to_dict(), "prepared": {"cache_entry": prepared.folder.name,
                                                              "config": prepared.config.to_dict(), "info": prepared.info},
         "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start, "prepare_s": prepare_s,
         "metadata": run_metadata(seed=config.seed, config=config.to_dict()),

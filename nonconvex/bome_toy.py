@@ -12,8 +12,7 @@ differentiate through y*(w) break down; the optimistic bilevel solution is (w, x
 with f = 0.
 
 Source: B. Liu, M. Ye, S. Wright, P. Stone, Q. Liu, "BOME! Bilevel optimization made easy: a
-simple first-order approach", NeurIPS 2022 (the non-singleton toy), as restated in
-/work/shared/reference/ofmu-method.md §6.
+simple first-order approach", NeurIPS 2022 (the non-singleton toy).
 """
 
 from __future__ import annotations

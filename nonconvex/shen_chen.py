@@ -12,7 +12,7 @@ hyper-objective φ(x) = f(x, −x) is one-dimensional; its stationary points on 
 grid search refined with ``scipy.optimize.brentq`` on φ'.
 
 Source: H. Shen, T. Chen, "On penalty-based bilevel gradient descent method", ICML 2023 (the
-V-PBGD toy), as restated in /work/shared/reference/ofmu-method.md §6.
+V-PBGD toy).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import platform
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -51,7 +52,7 @@ def run_metadata(*, seed: int, config: dict[str, Any]) -> dict[str, Any]:
         "config": config,
         "versions": library_versions(),
         "devices": device_info(),
-        "argv": list(sys.argv),
+        "argv": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else [],  # no machine path of the script
     }
 
 

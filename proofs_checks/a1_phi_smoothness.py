@@ -46,8 +46,8 @@ class PhiSmoothness(Claim):
     )
     latex = r"\sup_\theta \|\nabla^2\Phi_\beta(\theta)\| \le H < \infty \quad(\text{tested along } \theta^* + t u,\ t \to 0)"
     source = (
-        "arXiv 2509.22483 assumptions (smoothness, bounded gradients; shared/reference/ofmu-method.md §3); "
-        "the singularity is noted in the task brief"
+        "arXiv 2509.22483 assumptions (smoothness, bounded gradients); "
+        "Sim(∇L_f, ∇L_r) is singular where ∇L_f = 0, i.e. on the lower-level solutions, which this check probes"
     )
     assumptions = (
         f"β = {BETA}, signed cosine, exact ∇²Φ_β·v (analytic third-order oracles), {POWER_ITERATIONS} power iterations",

@@ -38,7 +38,7 @@ class PenaltyExactness(Claim):
     )
     source = (
         "arXiv 2509.22483 Lemma 1 (penalty ↔ bi-level), quantitative form as reconstructed in "
-        "shared/reference/ofmu-method.md §3; rates: penalty-method facts §5 (Shen & Chen 2023), "
+        "docs/claims.md; rates: penalty-method facts (Shen & Chen 2023), "
         "constants re-derived for the gradient-norm penalty with quadratic levels (docs/claims.md)."
     )
     assumptions = (

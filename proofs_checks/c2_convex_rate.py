@@ -33,7 +33,7 @@ class ConvexRate(Claim):
     source = (
         "arXiv 2509.22483, convex-regime theorem (statement reconstructed from summaries; the measured "
         "quantity is not stated — the natural reading, the objective gap of F_ρ, is used; "
-        "shared/reference/ofmu-method.md §3)"
+        "docs/claims.md)"
     )
     assumptions = (
         "Φ concave and L_r convex (the convex families), β = 0 (the cosine term breaks concavity)",

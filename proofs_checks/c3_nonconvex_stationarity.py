@@ -35,7 +35,7 @@ class NonconvexStationarity(Claim):
     )
     latex = r"\min_{k\le K}\mathbb{E}\|\nabla F_\rho(\theta_k)\|^2 \le \frac{C_1}{K} + \frac{C_2}{T} + C_3\sigma^2"
     source = (
-        "arXiv 2509.22483, non-convex theorem (rate as given by one summary; shared/reference/ofmu-method.md §3)"
+        "arXiv 2509.22483, non-convex theorem (rate as given by one summary)"
     )
     assumptions = (
         "smooth L_f, L_r (Lipschitz gradients), bounded gradients; β = 0 in the sweep (A1 measures β > 0)",

@@ -81,7 +81,7 @@ class Decorrelation(Claim):
         r"\mathrm{Sim}_\beta^{\text{signed}}(\tilde\theta) < \mathrm{Sim}_0(\tilde\theta),\quad "
         r"|\mathrm{Sim}_\beta^{\text{squared}}(\tilde\theta)| < |\mathrm{Sim}_0(\tilde\theta)|"
     )
-    source = "arXiv 2509.22483 §3 (Φ_β = L_f − β·Sim; 'gradient decorrelation'); sign analysis in shared/reference/ofmu-method.md §1"
+    source = "arXiv 2509.22483 §3 (Φ_β = L_f − β·Sim; 'gradient decorrelation'); sign analysis in docs/claims.md (C5)"
     assumptions = (
         f"β = {BETA}, T = {T_PAPER} inner ascent steps from θ_0 (the paper's T = 5–10) with Armijo steps (from 0.7), "
         "full batch; the runs continue to the profile's horizon for the figure and informational checks",

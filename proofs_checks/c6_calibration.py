@@ -57,7 +57,7 @@ class Calibration(Claim):
     )
     source = (
         "Nesterov, Lectures on Convex Optimization (2018) §2.1; Karimi, Nutini & Schmidt (2016) for PL; "
-        "Shen & Chen, ICML 2023 (V-PBGD); shared/reference/ofmu-method.md §4–5"
+        "Shen & Chen, ICML 2023 (V-PBGD)"
     )
     assumptions = (
         "the family's constants (L_lower, L_upper, mu_lower, mu_upper, penalised_smoothness) are valid where the run goes",

@@ -79,7 +79,7 @@ class Leaderboard(Claim):
         r"\mathrm{acc}(\theta) = \max\Big(\frac{|L_r(\theta)-L_r^*|}{1+|L_r^*|},"
         r"\frac{\|\nabla\Phi(\theta)\|}{1+\|\nabla\Phi(\theta_0)\|}\Big) \le \varepsilon"
     )
-    source = "arXiv 2509.22483 (OFMU solves the bi-level problem, Lemma 1 + convergence theorems); solvers of shared/reference/ofmu-method.md §4"
+    source = "arXiv 2509.22483 (OFMU solves the bi-level problem, Lemma 1 + convergence theorems); the core's solvers (docs/design.md)"
     assumptions = (
         f"penalty solvers: ρ_k = min({PENALTY['rho']}·{PENALTY['gamma']}^k, {PENALTY['rho_cap']:g}); Armijo steps from 0.7 "
         "(V-PBGD's inner steps 1/L_lower where known); BLUR and projection: constant step 0.5/(L_upper + L_lower)",

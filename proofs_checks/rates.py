@@ -1,7 +1,7 @@
 """Honest rate checks: bound checks, tail slope fits with R², contraction factors.
 
 Every tolerance lives in :data:`TOL`, fixed here before any data is seen (see docs/claims.md).
-The recipe follows shared/reference/ofmu-method.md §7: prefer bound checks (the measured
+The recipe (docs/claims.md): prefer bound checks (the measured
 quantity scaled by the claimed rate stays under the constant) over slope fits alone; fit slopes
 on the tail of a geometric grid and report R²; work in float64 and drop points at round-off.
 
