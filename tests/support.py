@@ -121,3 +121,12 @@ class Oracles:
 def oracles(objective: ArrayObjective, backend: str = "numpy") -> Oracles:
     """The numpy view of ``objective`` evaluated in ``backend``."""
     return Oracles(objective.to(backend))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a two-process gloo group)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -208,13 +208,11 @@ def _cli_rank(rank: int, size: int, port: int, argv: list[str]) -> None:
 
 def test_unlearn_under_torchrun_environment(entry, tmp_path):
     """Two ranks from the environment (gloo on CPU): only rank 0 writes, the metadata records the world."""
-    import socket
-
     import torch.multiprocessing as mp
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.support import free_port
+
+    port = free_port()
     out = tmp_path / "gd"
     argv = ["llm", "unlearn", "--method", "grad_diff", "--out", str(out), "--set", "epochs=2", "--set",
             "batch_size=1", "--set", "retain_batch_size=2", "--checkpoint-every", "1", "--keep-checkpoint",

@@ -7,7 +7,6 @@ process with batch 2b (``MiniBatch`` makes the union of the ranks' rows exactly 
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from llm.models import corpus_texts, train_tokenizer
 from llm.prompts import PROMPTS
 from llm.unlearn import RunSettings, build_task, unlearn
 from tests.llm.conftest import tiny_gpt2
+from tests.support import free_port
 
 BATCH, RETAIN_BATCH, WORLD = 1, 3, 2  # per rank; forget10 of the test corpus has 4 rows, retain90 36
 METHODS_UNDER_TEST = {
@@ -85,12 +85,6 @@ def _worker(rank: int, size: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # Tolerances on max|θ_ddp − θ_single| / max|θ| (float64 model). The two computations are the same maths and
 # differ only in summation order: the all-reduce adds per-rank partial sums (token-NLL sums, gradients) where
 # one process sums once, and the padded lengths — so the matrix shapes and BLAS blocking — differ. GradDiff
@@ -106,7 +100,7 @@ TOLERANCE = {"grad_diff": 1e-13, "ofmu_fd": 1e-10}
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> str:
     out = str(tmp_path_factory.mktemp("ddp") / "run")
-    mp.spawn(_worker, args=(WORLD, _free_port(), out), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(WORLD, free_port(), out), nprocs=WORLD, join=True)
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import torch
@@ -12,6 +11,7 @@ import torch.multiprocessing as mp
 
 from ofmu_theory import SOLVERS, BilevelProblem, MiniBatch, TorchObjective
 from ofmu_theory.distributed import mean_across_ranks, world
+from tests.support import free_port
 
 N_F, N_R, BATCH, STEPS = 24, 40, 3, 4
 
@@ -63,16 +63,10 @@ def _worker(rank: int, size: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_ranks_match_one_process_on_the_combined_batch(tmp_path) -> None:
     """For each HVP strategy: every rank holds the same iterate, equal to one process's on the union batch."""
     out = str(tmp_path / "theta")
-    mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), out), nprocs=2, join=True)
     combined = MiniBatch(n_lower=N_F, n_upper=N_R, batch_lower=2 * BATCH, batch_upper=2 * BATCH, seed=7)
     for hvp, rtol in STRATEGIES.items():
         single = _solver(hvp).run(_problem(None), sampler=combined)
