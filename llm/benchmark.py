@@ -288,17 +288,15 @@ at θ̃ and takes ∇²Φ·R by differences of ∇Φ: two more ∇Φ (central) o
 So with β > 0 the finite-difference path cannot reach 2× GradDiff per epoch at any T: every evaluation of
 ∇Φ_β costs 2F + 2R — twice GradDiff's passes for one forget batch — and the outer step adds one more
 ∇Φ_β (for ∇²Φ·R) on top of its own ∇Φ_β. Forward differences (this benchmark's "fd forward") are the
-cheapest scheme the method allows; what is left would need the core to reuse work across steps (see
-"What would make it cheaper"). The exact path replaces each pair of differences by a double backward pass
+cheapest scheme the method allows. Reusing work across steps does not help per epoch: with
+``eval_point="outer"`` the outer step evaluates ∇Φ_β at θ_k, where the first inner step already did, but
+reusing that evaluation means reusing its forget batch, so a step then draws T forget batches for
+(2T + 2)(F + R) passes — 2(T + 1)/T × GradDiff, no better. The ≤ 2× target is out of reach for β > 0
+by construction, not by implementation. The exact path replaces each pair of differences by a double backward pass
 and ∇²Φ·w by a backward pass through the graph of ∇Φ (third order when β > 0), which costs more than
 gradients and keeps that graph in memory."""
 
 CHEAPER = """\
-* **Reuse ∇Φ_β(θ_k) between the first inner step and the outer step** (a core change): with
-  ``eval_point="outer"`` the outer step evaluates ∇Φ_β at θ_k, the point the first inner step already
-  evaluated — but on a fresh batch (draw T). Drawing the outer step's batch as the first inner draw and
-  caching that Φ point would save one ∇Φ_β per outer step: fd forward with β > 0 becomes
-  (2T + 2)(F + R) per T + 1 forget batches, exactly 2× GradDiff at every T.
 * **The core's vector arithmetic** (done): the torch backend runs ``mul``, ``div``, norms, AdamW's
   update (``adam_step``: the generic operations in the same order, in place on the buffers it allocates,
   5 new vectors instead of 10) with ``torch._foreach_*`` kernels, ``isfinite`` with one host
