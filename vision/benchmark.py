@@ -14,44 +14,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass
 
 from ofmu_theory.io import write_json
-from vision.bench import BenchConfig, BenchResult, ModeResult, run_bench
-from vision.report import TARGET_GAP, TARGET_TIME_RATIO, record
+from vision.bench import BenchConfig, BenchResult, run_bench
+from vision.report import Verdict, record, verdict  # noqa: F401 (Verdict re-exported)
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Verdict:
-    """OFMU against the target: its numbers, and the margins (negative = met with room to spare)."""
-
-    avg_gap: float | None
-    time_ratio: float | None
-    gap_excess: float | None
-    time_excess: float | None
-    met: bool
-
-    def sentence(self) -> str:
-        if self.avg_gap is None or self.time_ratio is None:
-            return "OFMU did not produce a result (diverged or failed): the target is missed."
-        gap = (f"Avg. Gap {self.avg_gap:.2f} ≤ {TARGET_GAP}: met" if self.gap_excess <= 0
-               else f"Avg. Gap {self.avg_gap:.2f} > {TARGET_GAP}: missed by {self.gap_excess:.2f} points")
-        time = (f"time {self.time_ratio:.3f} × Retrain ≤ {TARGET_TIME_RATIO}: met" if self.time_excess <= 0
-                else f"time {self.time_ratio:.3f} × Retrain > {TARGET_TIME_RATIO}: missed by "
-                     f"{self.time_excess:.3f} × Retrain")
-        return f"OFMU {'MEETS' if self.met else 'MISSES'} the target — {gap}; {time}."
-
-
-def verdict(mode: ModeResult) -> Verdict:
-    """OFMU's row of ``mode`` against the target."""
-    row = mode.row("ofmu")
-    if row.status != "OK" or row.avg_gap is None or row.time_ratio is None:
-        return Verdict(avg_gap=None, time_ratio=None, gap_excess=None, time_excess=None, met=False)
-    gap_excess, time_excess = row.avg_gap - TARGET_GAP, row.time_ratio - TARGET_TIME_RATIO
-    return Verdict(avg_gap=row.avg_gap, time_ratio=row.time_ratio, gap_excess=gap_excess, time_excess=time_excess,
-                   met=gap_excess <= 0 and time_excess <= 0)
 
 
 def summary(result: BenchResult) -> str:

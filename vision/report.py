@@ -9,6 +9,7 @@ per forgetting mode (diverged and failed methods are left out; the Markdown tabl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,37 @@ TARGET_TIME_RATIO = 0.2
 
 FILES = ("bench.md", "bench.json", "bench.png")
 _METRICS = (("ua", "UA"), ("ra", "RA"), ("ta", "TA"), ("mia_efficacy", "MIA-Eff."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """OFMU against the target: its numbers, and the margins (negative = met with room to spare)."""
+
+    avg_gap: float | None
+    time_ratio: float | None
+    gap_excess: float | None
+    time_excess: float | None
+    met: bool
+
+    def sentence(self) -> str:
+        if self.avg_gap is None or self.time_ratio is None:
+            return "OFMU did not produce a result (diverged or failed): the target is missed."
+        gap = (f"Avg. Gap {self.avg_gap:.2f} ≤ {TARGET_GAP}: met" if self.gap_excess <= 0
+               else f"Avg. Gap {self.avg_gap:.2f} > {TARGET_GAP}: missed by {self.gap_excess:.2f} points")
+        time = (f"time {self.time_ratio:.3f} × Retrain ≤ {TARGET_TIME_RATIO}: met" if self.time_excess <= 0
+                else f"time {self.time_ratio:.3f} × Retrain > {TARGET_TIME_RATIO}: missed by "
+                     f"{self.time_excess:.3f} × Retrain")
+        return f"OFMU {'MEETS' if self.met else 'MISSES'} the target — {gap}; {time}."
+
+
+def verdict(mode: ModeResult) -> Verdict:
+    """OFMU's row of ``mode`` against the target."""
+    row = mode.row("ofmu")
+    if row.status != "OK" or row.avg_gap is None or row.time_ratio is None:
+        return Verdict(avg_gap=None, time_ratio=None, gap_excess=None, time_excess=None, met=False)
+    gap_excess, time_excess = row.avg_gap - TARGET_GAP, row.time_ratio - TARGET_TIME_RATIO
+    return Verdict(avg_gap=row.avg_gap, time_ratio=row.time_ratio, gap_excess=gap_excess, time_excess=time_excess,
+                   met=gap_excess <= 0 and time_excess <= 0)
 
 
 def _num(x: float | None, digits: int = 2) -> str:
@@ -78,6 +110,9 @@ def markdown(result: BenchResult) -> str:
         notes = [f"- {r.method}: {r.status.lower()} — {r.message}" for r in mode.rows if r.status != "OK"]
         if notes:
             out += ["", *notes]
+        if mode.mode == "random" and any(r.method == "ofmu" for r in mode.rows):
+            out += ["", f"Target (OFMU's Avg. Gap ≤ {TARGET_GAP} in ≤ {TARGET_TIME_RATIO:g} × Retrain's time, random "
+                    f"forgetting): {verdict(mode).sentence()}"]
     out += ["", "## Method settings (as run)", "", "| Method | hyper-parameters |", "|---|---|"]
     seen: set[str] = set()
     for mode in result.modes:

@@ -48,6 +48,10 @@ def test_report_files(result: BenchResult, tmp_path: Path) -> None:
     assert {r["method"] for r in record["modes"][0]["rows"]} >= {"retrain", "ofmu", "salun"}
     text = paths[0].read_text()
     assert "| ofmu | ok |" in text and "## class forgetting" in text
+    ofmu = result.mode("random").row("ofmu")
+    met = ofmu.avg_gap <= 1.5 and ofmu.time_ratio <= 0.2
+    assert f"Target (OFMU's Avg. Gap ≤ 1.5" in text and f"OFMU {'MEETS' if met else 'MISSES'} the target" in text
+    assert f"Avg. Gap {ofmu.avg_gap:.2f}" in text
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # atomic: no leftovers
     again = rerender_docs(paths[1], tmp_path / "again")  # regenerate_docs --from-json: the same table
