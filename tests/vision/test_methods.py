@@ -79,6 +79,19 @@ def test_salun_mask_keeps_masked_weights_exactly_at_theta0(
         saliency_mask(mask, fraction=0.0)
 
 
+def test_ofmu_with_a_saliency_mask_moves_only_the_salient_weights(
+    digits: VisionDataset, split: Split, original: Trained
+) -> None:
+    task = UnlearnTask.build(original.model, digits, split, seed=2)
+    mask = saliency_mask(forget_gradient(task.params, task.forget), fraction=0.3)
+    out = make_method("ofmu", max_steps=3, mask_fraction=0.3).unlearn(original.model, digits, split, seed=2)
+    moved = 0
+    for m, p0, p1 in zip(mask, original.model.parameters(), out.model.parameters(), strict=True):
+        assert torch.equal(p1.detach()[m == 0], p0.detach()[m == 0])  # inner ascent and outer step both masked
+        moved += int((p1.detach() != p0.detach())[m == 1].sum())
+    assert moved > 0
+
+
 def test_same_seed_same_model_and_a_different_seed_differs(
     digits: VisionDataset, split: Split, original: Trained
 ) -> None:
@@ -104,6 +117,8 @@ def test_bad_hyper_parameters_name_the_argument() -> None:
         make_method("ga", epochs=0)
     with pytest.raises(ValueError, match="mask_fraction must be in"):
         make_method("salun", mask_fraction=1.5)
+    with pytest.raises(ValueError, match="mask_fraction must be in"):
+        make_method("ofmu", mask_fraction=0.0)
     with pytest.raises(ValueError, match="hvp must be one of"):
         make_method("ofmu", hvp="magic")
     with pytest.raises(ValueError, match="momentum must be in"):
