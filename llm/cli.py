@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -320,25 +319,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm.cli ...`` (the same as ``ofmu llm ...``)."""
-    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
-
-    keep_freed_memory()
-    import sys  # noqa: PLC0415
+    from ofmu_theory.cli import run_command  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="ofmu")
     parser.add_argument("-v", "--verbose", action="store_true")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if args.quiet:
-        os.environ["OFMU_PROGRESS"] = "0"
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"ofmu: error: {err}", file=sys.stderr)
-        return 2
-
+    return run_command(parser, argv)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import importlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -119,18 +120,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+#: Errors of bad input (and runtime failures the commands report): printed as ``ofmu: error: ...``, exit status 2.
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, RuntimeError)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand: the one entry path of ``ofmu`` and of every package's
+    stand-alone ``python -m <package>.cli``.
+
+    Raises the CPU allocator's thresholds (:mod:`ofmu_theory.allocator`), sets up logging (``-v``: debug),
+    turns every progress bar off for the command when it was given ``--quiet``, and prints the errors of
+    :data:`USER_ERRORS` as ``ofmu: error: ...`` with exit status 2.
+    """
     from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+    from ofmu_theory.runinfo import PROGRESS_ENV  # noqa: PLC0415
 
     keep_freed_memory()
-    parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    before = os.environ.get(PROGRESS_ENV)
+    if getattr(args, "quiet", False):
+        os.environ[PROGRESS_ENV] = "0"
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except USER_ERRORS as err:
         print(f"ofmu: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        if before is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = before
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

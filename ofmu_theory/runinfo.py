@@ -56,14 +56,17 @@ def run_metadata(*, seed: int, config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Set to "0" to turn every progress bar off (the commands' ``--quiet`` does, for the command's duration).
+PROGRESS_ENV = "OFMU_PROGRESS"
+
+
 def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
-    """A tqdm progress bar on stderr (disabled when ``enabled`` is False or stderr is not a TTY and
-    the environment variable OFMU_PROGRESS is "0")."""
+    """A tqdm progress bar on stderr, disabled when ``enabled`` is False or :data:`PROGRESS_ENV` is "0"."""
     import os
 
     from tqdm.auto import tqdm
 
-    disable = (not enabled) or os.environ.get("OFMU_PROGRESS", "1") == "0"
+    disable = (not enabled) or os.environ.get(PROGRESS_ENV, "1") == "0"
     yield from tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, dynamic_ncols=True)
 
 

@@ -68,20 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``verify`` without the rest of the ``ofmu`` command (``python -m proofs_checks.cli verify``)."""
-    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+    from ofmu_theory.cli import run_command  # noqa: PLC0415
 
-    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="ofmu", description="OFMU convergence claims")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError) as err:
-        print(f"ofmu: error: {err}", file=sys.stderr)
-        return 2
-
+    register(parser.add_subparsers(dest="command", required=True))
+    return run_command(parser, argv)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -194,18 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m vision.cli vision ...`` (errors print as ``ofmu: error: ...``, exit 2)."""
-    from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+    from ofmu_theory.cli import run_command
 
-    keep_freed_memory()
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
-        print(f"ofmu: error: {err}", file=sys.stderr)
-        return 2
-
+    return run_command(build_parser(), argv)
 
 if __name__ == "__main__":
     sys.exit(main())

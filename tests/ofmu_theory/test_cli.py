@@ -1,0 +1,36 @@
+"""run_command: the one entry path of every command (quiet switch, error status)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ofmu_theory.cli import run_command
+from ofmu_theory.runinfo import PROGRESS_ENV
+
+
+def _parser(seen: dict[str, str | None], error: Exception | None = None) -> argparse.ArgumentParser:
+    def command(args: argparse.Namespace) -> int:
+        seen["progress"] = os.environ.get(PROGRESS_ENV)
+        if error is not None:
+            raise error
+        return 0
+
+    parser = argparse.ArgumentParser(prog="ofmu")
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(func=command)
+    return parser
+
+
+def test_quiet_turns_progress_bars_off_for_the_command_only(monkeypatch) -> None:
+    monkeypatch.setenv(PROGRESS_ENV, "1")
+    seen: dict[str, str | None] = {}
+    assert run_command(_parser(seen), ["--quiet"]) == 0
+    assert seen["progress"] == "0" and os.environ[PROGRESS_ENV] == "1"
+    assert run_command(_parser(seen), []) == 0
+    assert seen["progress"] == "1"
+
+
+def test_bad_input_prints_an_error_and_exits_2(capsys) -> None:
+    assert run_command(_parser({}, ValueError("rho must be > 0, got rho=0")), []) == 2
+    assert "ofmu: error: rho must be > 0, got rho=0" in capsys.readouterr().err
