@@ -12,7 +12,7 @@ from proofs_checks.profiles import PROFILES
 pytestmark = pytest.mark.slow
 
 
-def test_quick_profile_end_to_end_within_budget(tmp_path) -> None:
+def test_quick_profile_end_to_end(tmp_path) -> None:
     from proofs_checks import write_report
 
     results = verify(profile="quick", seed=0)
@@ -22,7 +22,6 @@ def test_quick_profile_end_to_end_within_budget(tmp_path) -> None:
     assert verdicts["C2"] is Verdict.VIOLATED and verdicts["A1"] is Verdict.VIOLATED  # the findings
     assert verdicts["C4"] is Verdict.HOLDS
     assert not any(c.name == "error" for run in results.runs for r in run.results for c in r.checks)
-    assert results.timing["total_s"] < 180  # the quick profile's budget (2 cores)
 
 
 @pytest.mark.parametrize("claim", ["C2", "C3"])
