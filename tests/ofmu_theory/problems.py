@@ -27,8 +27,11 @@ def poly_objective(Q: np.ndarray, q: np.ndarray, *, c: float, a: float, sign: fl
 
 def least_squares(rng: np.random.Generator, m: int, d: int) -> tuple[ArrayObjective, ArrayObjective, np.ndarray, float]:
     """Lower max −½‖Aθ − b‖² (A wide), upper ½‖θ − c‖²; returns (lower, upper, θ*, L)."""
-    A = rng.standard_normal((m, d))
-    b, c = rng.standard_normal(m), rng.standard_normal(d)
+    return least_squares_from(rng.standard_normal((m, d)), rng.standard_normal(m), rng.standard_normal(d))
+
+
+def least_squares_from(A: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[ArrayObjective, ArrayObjective, np.ndarray, float]:
+    """:func:`least_squares` with given ``A`` (m × d), ``b`` and ``c``."""
     zeros = lambda th, u, v, D: np.zeros_like(th)  # noqa: E731
     lower = ArrayObjective(
         value=lambda th, D, xp: -0.5 * ((D["A"] @ th - D["b"]) ** 2).sum(),

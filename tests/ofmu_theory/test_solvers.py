@@ -9,7 +9,7 @@ import pytest
 
 from ofmu_theory import SOLVERS, Armijo, Constants, Evaluator, InverseSmoothness, MiniBatch, Status
 from ofmu_theory.sampler import Batches
-from tests.ofmu_theory.problems import least_squares, make_problem, poly_problem
+from tests.ofmu_theory.problems import least_squares, least_squares_from, make_problem, poly_problem
 
 # Small, stable settings for every solver (constant steps so the backends follow identical paths).
 SETTINGS: dict[str, dict] = {
@@ -252,10 +252,14 @@ class TestBadInput:
 
 def test_landing_on_the_lower_solution_set_is_not_divergence() -> None:
     """At θ with ∇L_f = 0 the penalty's HVP is taken with w = 0: its ratio is undefined (NaN in the
-    trace) but the run goes on."""
-    rng = np.random.default_rng(0)
-    lower, upper, theta_star, L = least_squares(rng, 2, 4)
-    problem = make_problem(lower, upper, theta_star, "numpy")
+    trace) but the run goes on. Integer data and a start with Aθ_0 = b exactly make ∇L_f(θ_0) = 0 in
+    floating point, not only up to round-off."""
+    A = np.array([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+    b = np.array([3.0, -2.0])
+    lower, upper, _, _ = least_squares_from(A, b, np.array([1.0, 2.0, 3.0, 4.0]))
+    theta0 = np.array([1.0, 1.0, 1.0, 3.0])  # Aθ_0 = (3, -2) = b
+    assert np.array_equal(A @ theta0, b)
+    problem = make_problem(lower, upper, theta0, "numpy")
     res = SOLVERS.get("grad-penalty")(rho=1.0, eta_out=0.01, max_steps=3).run(problem)
     assert res.success and res.nit == 3 and np.isnan(res.trace["hvp_ratio"][0])
 
