@@ -237,10 +237,7 @@ def unlearn(
         if checkpoint_dir is None:
             raise ValueError("resume needs a checkpoint_dir")
         if has_checkpoint(checkpoint_dir):
-            loaded = load_checkpoint(checkpoint_dir, device=task.params.vector()[0].device)
-            if to_jsonable(loaded.meta) != to_jsonable(meta):
-                raise ValueError(f"the checkpoint in {str(checkpoint_dir)!r} was written by another method config or "
-                                 f"run settings: {loaded.meta} != {meta}")
+            loaded = load_checkpoint(checkpoint_dir, device=task.params.vector()[0].device, expect_meta=meta)
             logger.info("resuming %s from step %d", method.name, loaded.state.k)
         else:
             logger.info("no checkpoint in %s: starting from step 0", checkpoint_dir)
