@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import ofmu_theory.solvers  # noqa: F401  (registers every solver and transform state type)
-from ofmu_theory.io import to_jsonable, write_json
+from ofmu_theory.io import temp_dir, to_jsonable, write_json
 from ofmu_theory.result import Trace
 from ofmu_theory.states import STATES
 
@@ -131,7 +130,7 @@ def save_checkpoint(folder: str | os.PathLike[str], *, state: Any, trace: Trace,
     name = f"step-{step:06d}"
     tensors: dict[str, torch.Tensor] = {}
     structure = _flatten(state, "", tensors)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    tmp = temp_dir(f".{name}.", root)
     try:
         save_file(tensors, str(tmp / "state.safetensors"), metadata={"format": FORMAT})
         write_json(tmp / "state.json", {"format": FORMAT, "step": step, "structure": structure,
