@@ -49,7 +49,7 @@ from llm.entry import (
 )
 from llm.evaluate import read_eval_log
 from llm.models.embedded import EMBEDDED_SIZES, build_model, corpus_texts, train_tokenizer
-from llm.models.hub import load_pretrained
+from llm.models.hub import check_source, load_pretrained
 from llm.models.storage import save_pretrained
 from llm.prompts import PROMPTS
 from llm.train import finetune
@@ -199,6 +199,8 @@ def prepare(config: PrepareConfig = PrepareConfig(), *, cache_dir: str | os.Path
     if (folder / MARKER).is_file():
         logger.info("prepared entry found: %s", folder)
         return load_prepared(config, cache_dir=folder)
+    if not resolved.embedded and resolved.model != "smollm2":  # a bad model source fails before any work
+        check_source(resolved.model, revision=resolved.revision)
     created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     try:

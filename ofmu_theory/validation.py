@@ -79,19 +79,20 @@ def _describe(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-def coerce_field(cls: type, name: str, value: Any, *, what: str = "--set") -> Any:
+def coerce_field(cls: type, name: str, value: Any, *, what: str = "--set", prefix: str = "") -> Any:
     """``value`` converted to the declared type of the dataclass field ``cls.name`` (ints for float fields,
-    tuples for lists); a value of the wrong type is a ValueError naming the option, the value and the type.
+    tuples for lists); a value of the wrong type is a ValueError naming the option (``what prefix+name``),
+    the value and the type.
 
     Raises:
         ValueError: ``name`` is not a field of ``cls`` (listing the valid ones), or ``value`` does not fit.
     """
     valid = {f.name for f in dataclasses.fields(cls) if f.init}
     if name not in valid:
-        raise ValueError(f"{what}: unknown option {name!r} for {getattr(cls, 'name', '') or cls.__name__}; "
+        raise ValueError(f"{what}: unknown option {prefix + name!r} for {getattr(cls, 'name', '') or cls.__name__}; "
                          f"valid: {', '.join(sorted(valid))}")
     hint = typing.get_type_hints(cls).get(name, Any)
     ok, out = _coerce(hint, value)
     if not ok:
-        raise ValueError(f"{what} {name}={value!r}: expected {_describe(hint)}")
+        raise ValueError(f"{what} {prefix}{name}={value!r}: expected {_describe(hint)}")
     return out

@@ -76,6 +76,12 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         if not sep or not method or not name:
             raise ValueError(f"--set must look like method.key=value, got {key}={value!r}")
         out.setdefault(method, {})[name] = value
+    from ofmu_theory.validation import coerce_field
+    from vision.methods import METHODS
+
+    for method, values in out.items():  # names and values are checked at parse time, before any training
+        cls = METHODS.get(method)
+        out[method] = {name: coerce_field(cls, name, value, prefix=f"{method}.") for name, value in values.items()}
     return out
 
 
