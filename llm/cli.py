@@ -171,6 +171,28 @@ def lora_options(args: argparse.Namespace) -> Any:
 # --- commands ---------------------------------------------------------------------------------------
 
 
+def _quiet_hub(command: Any) -> Any:
+    """Run ``command(args)`` with the transformers progress bars (e.g. "Loading weights") off under --quiet,
+    restored afterwards."""
+    import functools  # noqa: PLC0415
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        if not getattr(args, "quiet", False):
+            return command(args)
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+        was = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            return command(args)
+        finally:
+            if was:
+                hf_logging.enable_progress_bar()
+
+    return run
+
+
 def _cmd_prepare(args: argparse.Namespace) -> int:
     prepared = _prepared(args)
     print(f"prepared entry: {prepared.folder}")
@@ -253,6 +275,7 @@ def _print_summary(summary: Any) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from llm.models import load_pretrained  # noqa: PLC0415
+    from llm.models.hub import check_finite  # noqa: PLC0415
     from llm.prepare import evaluate_model  # noqa: PLC0415
 
     out = Path(args.out) if args.out else Path(args.model_dir).with_name("eval")
@@ -260,6 +283,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         prepared = _prepared(args)
         model, tokenizer = load_pretrained(args.model_dir, dtype=args.dtype, local_files_only=True,
                                            trust_remote_code=args.trust_remote_code, pad_token=args.pad_token)
+        check_finite(model, str(args.model_dir))
         result = evaluate_model(prepared, model, tokenizer, staging, show_progress=not args.quiet)
     print(f"wrote {out}/TOFU_EVAL.json, TOFU_SUMMARY.json, TOFU_RUN.json")
     _print_summary(result.summary)
@@ -312,7 +336,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prepare", help="build the corpus and the target / retain models (cached)")
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_prepare)
+    p.set_defaults(func=_quiet_hub(_cmd_prepare))
 
     p = sub.add_parser("unlearn", help="run one method on the target model; save the model and its trace")
     p.add_argument("--method", required=True, help="method name (see docs/llm.md)")
@@ -326,14 +350,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval", action="store_true", help="also evaluate the unlearned model into <out>/eval")
     add_run_options(p)
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_unlearn)
+    p.set_defaults(func=_quiet_hub(_cmd_unlearn))
 
     p = sub.add_parser("eval", help="TOFU metrics of a model folder against the prepared entry")
     p.add_argument("--model-dir", required=True, help="a model folder (safetensors)")
     p.add_argument("--out", default=None, help="output folder (default: <model-dir>/../eval)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_quiet_hub(_cmd_eval))
 
     p = sub.add_parser("bench", help="every method under the same budget: table (Markdown + JSON) and plot")
     p.add_argument("--out", required=True, help="output folder")
@@ -346,7 +370,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     add_run_options(p)
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_bench)
+    p.set_defaults(func=_quiet_hub(_cmd_bench))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,6 +105,14 @@ def check_weights(folder: Path) -> None:
                              "re-create it") from None
 
 
+def check_finite(model: Any, source: str) -> None:
+    """ValueError naming the first parameter of ``model`` that holds NaN or inf (its metrics would be meaningless)."""
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            raise ValueError(f"model {source!r} has non-finite weights (NaN or inf in {name!r}); it cannot be "
+                             "evaluated — was it saved from a diverged run?")
+
+
 def check_source(name_or_path: str | os.PathLike[str], *, revision: str | None = None,
                  local_files_only: bool = False) -> None:
     """Fail at once, with a hint, where loading would fail late: a local folder with unusable weights, a
