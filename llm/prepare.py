@@ -53,7 +53,7 @@ from llm.models.hub import check_source, load_pretrained
 from llm.models.storage import save_pretrained
 from llm.prompts import PROMPTS
 from llm.train import finetune
-from ofmu_theory.io import temp_dir, write_json
+from ofmu_theory.io import check_writable, temp_dir, write_json
 from ofmu_theory.runinfo import run_metadata
 
 __all__ = [
@@ -202,7 +202,7 @@ def prepare(config: PrepareConfig = PrepareConfig(), *, cache_dir: str | os.Path
     if not resolved.embedded and resolved.model != "smollm2":  # a bad model source fails before any work
         check_source(resolved.model, revision=resolved.revision)
     created = [p for p in (folder, *folder.parents) if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
+    check_writable(folder, what="the prepared entry's folder")  # a read-only cache fails before any work
     try:
         return _build(config, resolved, folder, progress=progress)
     except BaseException:

@@ -200,6 +200,29 @@ def _replace(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def check_writable(folder: str | os.PathLike[str], *, what: str) -> None:
+    """Fail before any work when ``folder`` (created if missing, like a cache) cannot be written.
+
+    Raises:
+        OutputError: naming ``what`` (e.g. "the model cache") and the reason.
+    """
+    target = Path(folder)
+    created = _missing_parents(target)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=target)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        for made in reversed(created):
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise OutputError(f"{what} {str(target)!r} is not writable ({err.strerror or err}); choose another "
+                          "location (e.g. set OFMU_CACHE) or fix its permissions") from None
+
+
 @contextmanager
 def output_path(path: str | os.PathLike[str], *, overwrite: bool = False, kind: str = "dir",
                 what: str = "--out") -> Iterator[Path]:

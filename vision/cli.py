@@ -85,10 +85,20 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _check_cache(config: Any) -> None:
+    """A read-only model cache fails before any training, not after it."""
+    if config.cache:
+        from ofmu_theory.io import check_writable
+        from vision.train import cache_root
+
+        check_writable(cache_root(), what="the model cache")
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from ofmu_theory.runinfo import torch_threads
 
     config = _config(args)
+    _check_cache(config)
     with torch_threads(config.threads):
         return _prepare_models(config, quiet=args.quiet)
 
@@ -116,6 +126,7 @@ def _unlearn(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.set)
     config = _config(args, methods=(args.method,), overrides=overrides)
+    _check_cache(config)
     with torch_threads(config.threads):  # as the bench runs: the thread count changes the numbers
         return _unlearn_one(args, config)
 
@@ -174,6 +185,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.methods:
         extra["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     config = _config(args, **extra)
+    _check_cache(config)
     with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before any work
         result = run_bench(config, progress=not args.quiet)
         written = write_report(result, staging)

@@ -182,3 +182,16 @@ def test_interrupt_stops_cleanly_with_a_checkpoint_and_resumes_bit_identical(
     assert a == b
     record = json.loads((out / "result.json").read_text())
     assert record["nit"] == 6 and not (tmp_path / "out.checkpoint").exists()
+
+
+def test_a_read_only_cache_fails_before_any_work(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vision import cli as vision_cli
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("OFMU_CACHE", str(blocker / "cache"))
+    assert vision_cli.main(["vision", "prepare", "--dataset", "digits", "--quiet"]) == 3
+    assert "the model cache" in one_error_line(capsys.readouterr().err)
+    assert main(["llm", "prepare", "--quiet", "--cache-dir", str(blocker / "entry")]) == 3
+    assert "the prepared entry's folder" in one_error_line(capsys.readouterr().err)
+    assert tree(tmp_path) == ["a-file"]
