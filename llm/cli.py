@@ -34,7 +34,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ofmu_theory.io import output_dir
+from ofmu_theory.io import hold_lock, output_dir
 
 logger = logging.getLogger("llm.cli")
 
@@ -223,6 +223,8 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as claim:
         # rank 0 claims --out before any work: writable, one run at a time, a finished one not replaced
         staging = (claim.enter_context(output_dir(out, overwrite=args.overwrite)) if _env_main_rank() else None)
+        if args.checkpoint_dir and _env_main_rank():  # a shared --checkpoint-dir is one run's at a time too
+            claim.enter_context(hold_lock(checkpoint_dir, what="--checkpoint-dir"))
         prepared = _prepared(args)
         settings = run_settings(args, prepared)
         info = distributed.init_from_env(resolve_device(settings.device))

@@ -187,6 +187,14 @@ def _locked(lock_file: Path, *, target: str, what: str) -> Iterator[None]:
         os.close(fd)
 
 
+def hold_lock(path: str | os.PathLike[str], *, what: str) -> AbstractContextManager[None]:
+    """Hold the one-run-at-a-time lock of ``path`` (a folder written in place, e.g. a checkpoint folder)
+    without staging it: a second holder fails at once with :class:`OutputError` naming the first."""
+    target = Path(path).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return _locked(target.parent / f".{target.name}.lock", target=str(path), what=what)
+
+
 def _replace(tmp: Path, target: Path) -> None:
     """Move the finished ``tmp`` to ``target``, replacing an older ``target`` (never leaving a half one)."""
     old = None

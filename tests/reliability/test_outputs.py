@@ -21,11 +21,10 @@ from tests.reliability.conftest import one_error_line, tree, unlearn_args
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_two_runs_into_one_out_the_second_fails_at_once_naming_the_holder(entry: Path, tmp_path: Path,
-                                                                          capsys) -> None:
+def test_a_second_run_into_a_held_out_fails_at_once_naming_the_holder(entry: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    holder = subprocess.Popen(  # another process holding --out, as a first run would
-        [sys.executable, "-c", "import sys, time; from ofmu_theory.io import output_dir\n"
+    holder = subprocess.Popen(  # another process holding --out, as a first run does (a light stand-in)
+        [sys.executable, "-c", "import time; from ofmu_theory.io import output_dir\n"
          f"with output_dir({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
     try:
@@ -38,6 +37,42 @@ def test_two_runs_into_one_out_the_second_fails_at_once_naming_the_holder(entry:
     finally:
         holder.terminate()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_two_runs_into_one_out_the_second_fails_at_once_naming_the_holder(entry: Path, tmp_path: Path,
+                                                                          capsys) -> None:
+    out = tmp_path / "out"
+    first = subprocess.Popen(  # a real first run, long enough to be caught holding --out
+        [sys.executable, "-m", "llm.cli", *unlearn_args(out, entry, "--set", "epochs=3")],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / ".out.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and lock.read_text().strip()) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert first.poll() is None, first.communicate()
+        cache = tmp_path / "cache-not-built"
+        code = main([*unlearn_args(out, entry)[:-1], str(cache)])  # a fresh cache: work would be visible
+        line = one_error_line(capsys.readouterr().err)
+        assert code == 3 and f"--out '{out}' is in use by another run (pid {first.pid} on " in line
+        assert not cache.exists()  # failed before any work
+    finally:
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr  # the first run was not disturbed and its result is whole
+    record = json.loads((out / "result.json").read_text())
+    assert record["nit"] == 6 and (out / "model" / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_shared_checkpoint_dir_is_locked_too(entry: Path, tmp_path: Path, capsys) -> None:
+    from ofmu_theory.io import hold_lock
+
+    shared = tmp_path / "ck"
+    with hold_lock(shared, what="--checkpoint-dir"):
+        code = main(unlearn_args(tmp_path / "b", entry, "--checkpoint-every", "1", "--checkpoint-dir", str(shared)))
+    assert code == 3 and "--checkpoint-dir" in one_error_line(capsys.readouterr().err)
+    assert tree(tmp_path) == []
 
 
 def test_the_lock_is_per_location_and_released(tmp_path: Path) -> None:
