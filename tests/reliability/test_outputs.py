@@ -195,11 +195,18 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, calls: int, signum: int) -> N
     monkeypatch.setattr(OFMU, "step", step)
 
 
+@pytest.fixture(scope="module")
+def straight(entry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted 6-step run the interrupted ones are compared with."""
+    out = tmp_path_factory.mktemp("straight") / "out"
+    assert main(unlearn_args(out, entry, "--set", "epochs=3")) == 0
+    return out
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_cleanly_with_a_checkpoint_and_resumes_bit_identical(
-        entry: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, signum: int, code: int) -> None:
-    straight = tmp_path / "straight"
-    assert main(unlearn_args(straight, entry, "--set", "epochs=3")) == 0
+        straight: Path, entry: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, signum: int,
+        code: int) -> None:
     out = tmp_path / "out"
     args = unlearn_args(out, entry, "--set", "epochs=3", "--checkpoint-every", "2")
     with monkeypatch.context() as patch:
