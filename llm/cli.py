@@ -120,8 +120,10 @@ def _prepared(args: argparse.Namespace) -> Any:
     # and far faster on a busy one (spin-waiting threads; measured in docs/llm.md), so it is the default there.
     set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
     config = prepare_config(args)
-    if env_world_size() == 1:
-        return prepare(config, cache_dir=args.cache_dir, progress=not args.quiet)
+    if env_world_size() == 1:  # one process builds an entry at a time; a second waits, then finds it complete
+        folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)
+        with hold_lock(folder, what="the prepared entry", wait=True):
+            return prepare(config, cache_dir=folder, progress=not args.quiet)
     # torchrun: before the process group exists, the ranks take turns — the first builds a missing entry
     # (fine-tuning in one process), the others then find it complete in the cache.
     folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)

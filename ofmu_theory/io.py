@@ -142,6 +142,13 @@ def _missing_parents(folder: Path) -> list[Path]:
     return missing[::-1]
 
 
+def _not_writable(what: str, path: str | os.PathLike[str], err: OSError, folder: Path, hint: str) -> OutputError:
+    """The one-line error for an output location whose ``folder`` cannot be created or written."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    why = f"{blocker} is a file, not a folder" if blocker else f"{err.strerror or err}: {err.filename or folder}"
+    return OutputError(f"{what} {str(path)!r} is not writable ({why}); {hint}")
+
+
 def _holder(lock_file: Path) -> str:
     try:
         text = lock_file.read_text(encoding="utf-8").strip()
@@ -151,23 +158,29 @@ def _holder(lock_file: Path) -> str:
 
 
 @contextmanager
-def _locked(lock_file: Path, *, target: str, what: str) -> Iterator[None]:
+def _locked(lock_file: Path, *, target: str, what: str, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_file`` (created, holding 'pid N on HOST'; removed on release).
 
-    A second holder fails at once, naming the first. The lock dies with its process, so a killed run never
-    blocks the next one (a stale file is simply locked again).
+    A second holder fails at once naming the first (``wait``: waits for it instead, logging who it waits
+    for). The lock dies with its process, so a killed run never blocks the next one (a stale file is simply
+    locked again).
     """
     import fcntl  # noqa: PLC0415 - POSIX only
+    import logging  # noqa: PLC0415
     import socket  # noqa: PLC0415
 
     while True:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)  # a holder we waited for may have removed it
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
-            raise OutputError(f"{what} {target!r} is in use by another run ({_holder(lock_file)}); wait for it to "
-                              f"finish or choose another {what}") from None
+            if not wait:
+                os.close(fd)
+                raise OutputError(f"{what} {target!r} is in use by another run ({_holder(lock_file)}); wait for it "
+                                  f"to finish or choose another {what}") from None
+            logging.getLogger(__name__).info("waiting for %s: %s holds it", target, _holder(lock_file))
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             same = os.fstat(fd).st_ino == os.stat(lock_file).st_ino
         except FileNotFoundError:
@@ -187,12 +200,26 @@ def _locked(lock_file: Path, *, target: str, what: str) -> Iterator[None]:
         os.close(fd)
 
 
-def hold_lock(path: str | os.PathLike[str], *, what: str) -> AbstractContextManager[None]:
-    """Hold the one-run-at-a-time lock of ``path`` (a folder written in place, e.g. a checkpoint folder)
-    without staging it: a second holder fails at once with :class:`OutputError` naming the first."""
+@contextmanager
+def hold_lock(path: str | os.PathLike[str], *, what: str, wait: bool = False) -> Iterator[None]:
+    """Hold the one-run-at-a-time lock of ``path`` (a folder written in place, e.g. a checkpoint folder or a
+    cache entry) without staging it: a second holder fails at once with :class:`OutputError` naming the
+    first, or with ``wait`` waits for it. Parent folders it had to create are removed again when empty."""
     target = Path(path).absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return _locked(target.parent / f".{target.name}.lock", target=str(path), what=what)
+    created = _missing_parents(target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _not_writable(what, path, err, target.parent, "choose a location you can write") from None
+    try:
+        with _locked(target.parent / f".{target.name}.lock", target=str(path), what=what, wait=wait):
+            yield
+    finally:
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -227,8 +254,8 @@ def check_writable(folder: str | os.PathLike[str], *, what: str) -> None:
                 made.rmdir()
             except OSError:
                 break
-        raise OutputError(f"{what} {str(target)!r} is not writable ({err.strerror or err}); choose another "
-                          "location (e.g. set OFMU_CACHE) or fix its permissions") from None
+        raise _not_writable(what, target, err, target, "choose another location (e.g. set OFMU_CACHE) or fix "
+                            "its permissions") from None
 
 
 @contextmanager
@@ -274,9 +301,7 @@ def output_path(path: str | os.PathLike[str], *, overwrite: bool = False, kind: 
                 staging = Path(name)
                 os.chmod(staging, 0o666 & ~_umask())
         except OSError as err:
-            blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
-            why = f"{blocker} is a file, not a folder" if blocker else f"{err.strerror or err}: {err.filename or parent}"
-            raise OutputError(f"{what} {str(path)!r} is not writable ({why}); choose a location you can write") from None
+            raise _not_writable(what, path, err, parent, "choose a location you can write") from None
         with _locked(parent / f".{target.name}.lock", target=str(path), what=what):
             if target.exists() or target.is_symlink():
                 if kind == "dir" and not target.is_dir():

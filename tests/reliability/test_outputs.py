@@ -235,5 +235,27 @@ def test_a_read_only_cache_fails_before_any_work(tmp_path: Path, capsys, monkeyp
     assert vision_cli.main(["vision", "prepare", "--dataset", "digits", "--quiet"]) == 3
     assert "the model cache" in one_error_line(capsys.readouterr().err)
     assert main(["llm", "prepare", "--quiet", "--cache-dir", str(blocker / "entry")]) == 3
-    assert "the prepared entry's folder" in one_error_line(capsys.readouterr().err)
+    assert f"the prepared entry '{blocker / 'entry'}' is not writable ({blocker} is a file, not a folder)" in \
+        one_error_line(capsys.readouterr().err)
     assert tree(tmp_path) == ["a-file"]
+
+
+def test_a_second_prepare_of_one_entry_waits_for_the_first(tmp_path: Path) -> None:
+    import threading
+
+    from ofmu_theory.io import hold_lock
+
+    entry, order = tmp_path / "cache" / "entry", []
+
+    def second() -> None:
+        with hold_lock(entry, what="the prepared entry", wait=True):
+            order.append("second")
+
+    with hold_lock(entry, what="the prepared entry", wait=True):
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.3)
+        order.append("first done")
+    waiter.join(timeout=10)
+    assert order == ["first done", "second"]
+    assert not list(tmp_path.rglob("*.lock"))  # both lock files are gone
