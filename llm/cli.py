@@ -248,7 +248,7 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
             if main_rank:
                 save_unlearned(done, staging, tokenizer=tokenizer, metadata={"prepared": str(prepared.folder),
                                                                              "process": info.to_dict()})
-            distributed.barrier()  # every rank returns after the output exists
+            distributed.barrier()  # every rank returns after rank 0 wrote the output (renamed into place below)
         finally:
             distributed.shutdown(info)
         if not main_rank:
