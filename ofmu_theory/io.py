@@ -9,6 +9,7 @@ locked before any work, refused when finished unless overwritten, staged and ren
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -269,6 +270,7 @@ def output_path(path: str | os.PathLike[str], *, overwrite: bool = False, kind: 
     command writes into the yielded staging path (``kind="dir"``: a folder, ``"file"``: a file path); when
     the block succeeds it is renamed to ``path`` (unless the command wrote nothing into it); when it fails (any exception, an interrupt included)
     the staging path, the lock and any parent folder this call created are removed. Modes follow the umask.
+    Staging folders a killed run left (no cleanup runs on SIGKILL) are removed once the lock is held.
 
     Args:
         path: the output folder (``kind="dir"``) or file (``kind="file"``).
@@ -303,6 +305,13 @@ def output_path(path: str | os.PathLike[str], *, overwrite: bool = False, kind: 
         except OSError as err:
             raise _not_writable(what, path, err, parent, "choose a location you can write") from None
         with _locked(parent / f".{target.name}.lock", target=str(path), what=what):
+            for stale in parent.glob(f".{glob.escape(target.name)}.*-*"):  # left by a killed run (SIGKILL)
+                if stale == staging or not stale.name.startswith((f".{target.name}.tmp-", f".{target.name}.old-")):
+                    continue
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
             if target.exists() or target.is_symlink():
                 if kind == "dir" and not target.is_dir():
                     raise OutputExists(f"{what} {str(path)!r} is a file, not a folder")

@@ -259,3 +259,13 @@ def test_a_second_prepare_of_one_entry_waits_for_the_first(tmp_path: Path) -> No
     waiter.join(timeout=10)
     assert order == ["first done", "second"]
     assert not list(tmp_path.rglob("*.lock"))  # both lock files are gone
+
+
+def test_what_a_killed_run_left_is_swept_by_the_next_claim(tmp_path: Path) -> None:
+    (tmp_path / ".out.tmp-dead").mkdir()  # a SIGKILLed run's staging folder and lock file
+    (tmp_path / ".out.tmp-dead" / "half.json").write_text("{")
+    (tmp_path / ".out.lock").write_text("pid 1 on gone\n")
+    (tmp_path / ".other.tmp-x").mkdir()  # another location's: not touched
+    with output_dir(tmp_path / "out") as staging:
+        (staging / "x").write_text("1")
+    assert tree(tmp_path) == [".other.tmp-x", "out", "out/x"]
