@@ -269,3 +269,26 @@ def test_what_a_killed_run_left_is_swept_by_the_next_claim(tmp_path: Path) -> No
     with output_dir(tmp_path / "out") as staging:
         (staging / "x").write_text("1")
     assert tree(tmp_path) == [".other.tmp-x", "out", "out/x"]
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_bit_identical(straight: Path, entry: Path, tmp_path: Path) -> None:
+    """SIGKILL (no handler runs): the next run resumes from the last regular checkpoint and sweeps the rest."""
+    out = tmp_path / "out"
+    args = unlearn_args(out, entry, "--set", "epochs=3", "--checkpoint-every", "1")
+    run = subprocess.Popen([sys.executable, "-m", "llm.cli", *args], cwd=ROOT,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    latest = tmp_path / "out.checkpoint" / "latest.json"
+    deadline = time.monotonic() + 300
+    while run.poll() is None and time.monotonic() < deadline:
+        if latest.exists() and json.loads(latest.read_text())["step"] >= 2:
+            break
+        time.sleep(0.02)
+    assert run.poll() is None, "the run ended before it could be killed"
+    run.kill()
+    run.wait()
+    assert not out.exists() and any(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir())
+    assert main([*args, "--resume"]) == 0
+    assert (out / "model" / "model.safetensors").read_bytes() == (straight / "model" / "model.safetensors").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # staging folder, lock and checkpoint gone
