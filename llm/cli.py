@@ -282,6 +282,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from llm.models.hub import check_finite  # noqa: PLC0415
     from llm.prepare import evaluate_model  # noqa: PLC0415
 
+    if not Path(args.model_dir).is_dir():
+        raise FileNotFoundError(f"--model-dir {args.model_dir!r} is not a folder (expected a saved model folder, "
+                                "e.g. <unlearn --out>/model)")
     out = Path(args.out) if args.out else Path(args.model_dir).with_name("eval")
     with output_dir(out, overwrite=args.overwrite) as staging:  # claimed before any work; whole or nothing
         prepared = _prepared(args)
