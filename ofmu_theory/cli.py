@@ -149,8 +149,13 @@ model not in the offline cache, a full disk); 130 / 143 interrupted by SIGINT / 
 
 #: Bad input: printed as ``ofmu: error: ...``, exit status 2 (FileNotFoundError: a named input is missing).
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, RuntimeError)
-#: The environment or I/O: printed as ``ofmu: error: ...``, exit status 3.
-ENVIRONMENT_ERRORS = (OSError, ImportError)
+#: The environment or I/O: printed as ``ofmu: error: ...``, exit status 3 (and torch's out-of-memory errors,
+#: which are RuntimeErrors, matched by name so the core needs no torch import).
+ENVIRONMENT_ERRORS = (OSError, ImportError, MemoryError)
+
+
+def _is_environment(err: BaseException) -> bool:
+    return isinstance(err, ENVIRONMENT_ERRORS) or type(err).__name__ == "OutOfMemoryError"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -205,15 +210,14 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None) 
         print(f"ofmu: interrupted by {name}; stopped (outputs are left as they were; a run with "
               "--checkpoint-every saved a checkpoint to --resume from)", file=sys.stderr)
         return EXIT_SIGTERM if isinstance(err, Interrupted) else EXIT_SIGINT
-    except USER_ERRORS as err:
+    except (*USER_ERRORS, *ENVIRONMENT_ERRORS) as err:
         log.debug("traceback", exc_info=True)
+        if _is_environment(err) and not isinstance(err, FileNotFoundError):
+            message = _os_message(err) if isinstance(err, OSError) else str(err).splitlines()[0]
+            print(f"ofmu: error: {message}", file=sys.stderr)
+            return EXIT_ENVIRONMENT
         print(f"ofmu: error: {err}", file=sys.stderr)
         return EXIT_INPUT
-    except ENVIRONMENT_ERRORS as err:
-        log.debug("traceback", exc_info=True)
-        message = _os_message(err) if isinstance(err, OSError) else str(err)
-        print(f"ofmu: error: {message}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, old_term)

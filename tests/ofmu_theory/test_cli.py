@@ -42,7 +42,9 @@ def test_each_failure_kind_has_its_exit_status_and_one_line(capsys) -> None:
     cases = [(FileNotFoundError("model folder 'x' does not exist"), 2, "model folder 'x' does not exist"),
              (PermissionError(13, "Permission denied", "/data/out"), 3, "/data/out: Permission denied"),
              (OutputError("--out 'x' is in use by another run (pid 1 on h)"), 3, "--out 'x' is in use"),
-             (KeyboardInterrupt(), 130, "ofmu: interrupted by SIGINT")]
+             (KeyboardInterrupt(), 130, "ofmu: interrupted by SIGINT"),
+             (type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory.\nTried to allocate"), 3,
+              "ofmu: error: CUDA out of memory.")]
     for error, code, message in cases:
         assert run_command(_parser({}, error), []) == code
         err = capsys.readouterr().err
