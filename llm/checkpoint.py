@@ -5,34 +5,44 @@ Layout of a checkpoint folder::
 
     latest.json              {"step": k, "folder": "step-000040"}   (atomic; written after the step folder)
     step-000040/state.safetensors   every tensor of the solver state, keyed by its path in the state
-    step-000040/state.json          the state's structure (named tuples, tuples, scalars), the trace
-                                     rows, cumulative oracle counts and the caller's metadata
+    step-000040/state.json          the state's structure (state types by registry name, tuples, scalars),
+                                     the trace rows, cumulative oracle counts and the caller's metadata
 
 The sampler position is the state's ``draws`` counter (samplers are pure functions of it), so
-``Solver.run(problem, init_state=state)`` continues exactly where the run stopped. Tensors are stored
-with safetensors only; named tuples are rebuilt only from classes of the ``ofmu_theory`` package.
+``Solver.run(problem, init_state=state)`` continues exactly where the run stopped.
+
+**A checkpoint is data.** Tensors are stored with safetensors only. A state's named tuples are stored by
+their name in :data:`ofmu_theory.states.STATES` and reading rebuilds only those registered classes, with
+exactly their fields; nothing in the files is imported or called. :func:`load_checkpoint` compares the
+stored metadata with the caller's (``expect_meta``) before it rebuilds anything.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ofmu_theory.io import to_jsonable, write_json
+import ofmu_theory.solvers  # noqa: F401  (registers every solver and transform state type)
+from ofmu_theory.io import temp_dir, to_jsonable, write_json
 from ofmu_theory.result import Trace
+from ofmu_theory.states import STATES
 
-FORMAT = "ofmu-llm-checkpoint/1"
-_ALLOWED_PREFIX = "ofmu_theory."
+FORMAT = "ofmu-llm-checkpoint/2"
+"""Version 2 names state types by registry name (version 1 stored import paths and is refused)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be read: missing files, another format, or a malformed structure."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,10 +68,7 @@ def _flatten(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
         tensors[key] = obj.detach().to("cpu").contiguous().clone()
         return {"tensor": key, "device": str(obj.device)}
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        cls = type(obj)
-        if not cls.__module__.startswith(_ALLOWED_PREFIX):
-            raise ValueError(f"cannot checkpoint state type {cls.__module__}.{cls.__qualname__}")
-        return {"namedtuple": f"{cls.__module__}:{cls.__qualname__}",
+        return {"state": STATES.name_of(type(obj)),
                 "fields": {f: _flatten(getattr(obj, f), f"{path}.{f}", tensors) for f in obj._fields}}
     if isinstance(obj, (tuple, list)):
         return {"tuple": [_flatten(v, f"{path}.{i}", tensors) for i, v in enumerate(obj)]}
@@ -72,20 +79,42 @@ def _flatten(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
     raise ValueError(f"cannot checkpoint a state entry of type {type(obj).__name__} at {path or 'root'!r}")
 
 
-def _unflatten(tree: Any, tensors: dict[str, torch.Tensor], device: torch.device | str | None = None) -> Any:
+_NODE_KEYS = ({"tensor", "device"}, {"state", "fields"}, {"tuple"}, {"value"})
+
+
+def _unflatten(tree: Any, tensors: Mapping[str, torch.Tensor], device: torch.device | str | None, where: str) -> Any:
+    """Rebuild a state from its structure: registered state types, tuples, scalars and stored tensors only."""
+    if not isinstance(tree, dict) or set(tree) not in _NODE_KEYS:
+        keys = sorted(tree) if isinstance(tree, dict) else type(tree).__name__
+        raise CheckpointError(f"{where}: malformed state entry {keys}; expected one of "
+                              f"{[sorted(k) for k in _NODE_KEYS]}")
     if "tensor" in tree:
-        return tensors[tree["tensor"]].to(device if device is not None else tree.get("device", "cpu"))
-    if "namedtuple" in tree:
-        module_name, _, qualname = tree["namedtuple"].partition(":")
-        if not module_name.startswith(_ALLOWED_PREFIX):
-            raise ValueError(f"checkpoint names a state type outside ofmu_theory: {tree['namedtuple']!r}")
-        cls: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
-        return cls(**{f: _unflatten(v, tensors, device) for f, v in tree["fields"].items()})
+        key = tree["tensor"]
+        if not isinstance(key, str) or key not in tensors:
+            raise CheckpointError(f"{where}: state entry names tensor {key!r}, which state.safetensors lacks")
+        target = device if device is not None else tree["device"]
+        try:
+            return tensors[key].to(torch.device(target))
+        except (RuntimeError, TypeError) as err:
+            raise CheckpointError(f"{where}: bad device {target!r} for tensor {key!r} ({err})") from None
+    if "state" in tree:
+        name, fields = tree["state"], tree["fields"]
+        if not isinstance(name, str) or name not in STATES:
+            raise CheckpointError(f"{where}: unknown state type {name!r}; a checkpoint may only name "
+                                  f"{', '.join(STATES.names())}")
+        cls = STATES.get(name)
+        if not isinstance(fields, dict) or list(fields) != list(cls._fields):
+            got = sorted(fields) if isinstance(fields, dict) else type(fields).__name__
+            raise CheckpointError(f"{where}: state type {name!r} has fields {list(cls._fields)}, the file gives {got}")
+        return cls(*(_unflatten(v, tensors, device, where) for v in fields.values()))
     if "tuple" in tree:
-        return tuple(_unflatten(v, tensors, device) for v in tree["tuple"])
-    return tree["value"]
+        if not isinstance(tree["tuple"], list):
+            raise CheckpointError(f"{where}: a tuple entry must hold a list, got {type(tree['tuple']).__name__}")
+        return tuple(_unflatten(v, tensors, device, where) for v in tree["tuple"])
+    value = tree["value"]
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        raise CheckpointError(f"{where}: a value entry must be a scalar, got {type(value).__name__}")
+    return value
 
 
 def save_checkpoint(folder: str | os.PathLike[str], *, state: Any, trace: Trace, counts: dict[str, float],
@@ -101,7 +130,7 @@ def save_checkpoint(folder: str | os.PathLike[str], *, state: Any, trace: Trace,
     name = f"step-{step:06d}"
     tensors: dict[str, torch.Tensor] = {}
     structure = _flatten(state, "", tensors)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    tmp = temp_dir(f".{name}.", root)
     try:
         save_file(tensors, str(tmp / "state.safetensors"), metadata={"format": FORMAT})
         write_json(tmp / "state.json", {"format": FORMAT, "step": step, "structure": structure,
@@ -125,26 +154,79 @@ def has_checkpoint(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / "latest.json").is_file()
 
 
-def load_checkpoint(folder: str | os.PathLike[str], *, device: torch.device | str | None = None) -> Checkpoint:
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing (incomplete checkpoint)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {data.get('format')!r} is not {FORMAT!r} (written by "
+                              "another version); delete the checkpoint folder or run without --resume")
+    return data
+
+
+def _flat_items(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flat_items(v, f"{prefix}{k}."))
+        return out if obj else {prefix.rstrip("."): {}}
+    return {prefix.rstrip("."): obj}
+
+
+def meta_differences(stored: Any, current: Any) -> list[str]:
+    """``["method.beta: checkpoint 0.2, now 0.3", ...]`` — every dotted key whose value differs."""
+    a, b = _flat_items(to_jsonable(stored)), _flat_items(to_jsonable(current))
+
+    def show(flat: dict[str, Any], key: str) -> str:
+        return repr(flat[key]) if key in flat else "(absent)"
+
+    return [f"{k}: checkpoint {show(a, k)}, now {show(b, k)}" for k in sorted(set(a) | set(b))
+            if k not in a or k not in b or a[k] != b[k]]
+
+
+def load_checkpoint(folder: str | os.PathLike[str], *, device: torch.device | str | None = None,
+                    expect_meta: Mapping[str, Any] | None = None) -> Checkpoint:
     """Read the latest checkpoint of ``folder``.
 
     Args:
         device: put every tensor there (None: the device it was saved from). Under data parallelism each
             rank loads rank 0's checkpoint onto its own device.
+        expect_meta: the caller's metadata; checked against the stored one before anything is rebuilt.
 
     Raises:
-        ValueError: no checkpoint there, or files of another format.
+        CheckpointError: no checkpoint there, files of another format, a malformed structure (e.g. a state
+            type that is not registered), or metadata that differs from ``expect_meta`` (naming the keys).
     """
     root = Path(folder)
     if not has_checkpoint(root):
-        raise ValueError(f"no checkpoint in {str(root)!r} (latest.json missing)")
-    latest = json.loads((root / "latest.json").read_text(encoding="utf-8"))
-    if latest.get("format") != FORMAT:
-        raise ValueError(f"checkpoint format {latest.get('format')!r} is not {FORMAT!r}")
-    step_dir = root / latest["folder"]
-    info = json.loads((step_dir / "state.json").read_text(encoding="utf-8"))
-    tensors = load_file(str(step_dir / "state.safetensors"))
-    state = _unflatten(info["structure"], tensors, device)
-    trace = Trace({k: np.asarray([float(x) for x in v], dtype=np.float64) for k, v in info["trace"].items()})
-    return Checkpoint(state=state, trace=trace, counts={k: float(v) for k, v in info["counts"].items()},
-                      meta=info["meta"])
+        raise CheckpointError(f"no checkpoint in {str(root)!r} (latest.json missing)")
+    latest = _read_json(root / "latest.json")
+    name = latest.get("folder")
+    if not isinstance(name, str) or not name.startswith("step-") or "/" in name or "\\" in name or ".." in name:
+        raise CheckpointError(f"{root / 'latest.json'}: bad step folder {name!r}")
+    step_dir = root / name
+    info = _read_json(step_dir / "state.json")
+    missing = {"structure", "trace", "counts", "meta"} - set(info)
+    if missing:
+        raise CheckpointError(f"{step_dir / 'state.json'}: missing key(s) {sorted(missing)}")
+    if expect_meta is not None:
+        diff = meta_differences(info["meta"], expect_meta)
+        if diff:
+            raise CheckpointError(f"the checkpoint in {str(root)!r} was written with other settings ("
+                                  + "; ".join(diff) + "); use the same settings, or another --checkpoint-dir")
+    try:
+        tensors = load_file(str(step_dir / "state.safetensors"))
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{step_dir / 'state.safetensors'}: cannot read ({err})") from None
+    state = _unflatten(info["structure"], tensors, device, str(step_dir / "state.json"))
+    try:
+        trace = Trace({str(k): np.asarray([float(x) for x in v], dtype=np.float64) for k, v in info["trace"].items()})
+        counts = {str(k): float(v) for k, v in info["counts"].items()}
+    except (AttributeError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{step_dir / 'state.json'}: malformed trace or counts ({err})") from None
+    return Checkpoint(state=state, trace=trace, counts=counts, meta=info["meta"])

@@ -18,15 +18,23 @@ Under torchrun (``WORLD_SIZE > 1``) ``unlearn`` builds a missing prepared entry 
 lock), then joins the process group from the environment (nccl on CUDA, gloo on CPU); every rank trains
 on its own shard of each batch, and only rank 0 writes files and prints. ``bench`` runs in one process.
 
-Exit status: 0 on success, 1 when the core reports a divergence (nothing is written), 2 on bad input.
+Every command claims its ``--out`` before any work (writable, one run at a time, a finished one replaced
+only with ``--overwrite``) and writes it whole at the end or not at all (:func:`ofmu_theory.io.output_dir`).
+
+Exit status: 0 on success, 1 when the core reports a divergence (nothing is written), 2 on bad input,
+3 on an environment or I/O failure, 130 / 143 when interrupted (see README.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
+
+from ofmu_theory.io import hold_lock, output_dir
 
 logger = logging.getLogger("llm.cli")
 
@@ -112,8 +120,10 @@ def _prepared(args: argparse.Namespace) -> Any:
     # and far faster on a busy one (spin-waiting threads; measured in docs/llm.md), so it is the default there.
     set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
     config = prepare_config(args)
-    if env_world_size() == 1:
-        return prepare(config, cache_dir=args.cache_dir, progress=not args.quiet)
+    if env_world_size() == 1:  # one process builds an entry at a time; a second waits, then finds it complete
+        folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)
+        with hold_lock(folder, what="the prepared entry", wait=True):
+            return prepare(config, cache_dir=folder, progress=not args.quiet)
     # torchrun: before the process group exists, the ranks take turns — the first builds a missing entry
     # (fine-tuning in one process), the others then find it complete in the cache.
     folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)
@@ -163,57 +173,96 @@ def lora_options(args: argparse.Namespace) -> Any:
 # --- commands ---------------------------------------------------------------------------------------
 
 
+def _quiet_hub(command: Any) -> Any:
+    """Run ``command(args)`` with the transformers progress bars (e.g. "Loading weights") off under --quiet,
+    restored afterwards."""
+    import functools  # noqa: PLC0415
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        if not getattr(args, "quiet", False):
+            return command(args)
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+        was = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            return command(args)
+        finally:
+            if was:
+                hf_logging.enable_progress_bar()
+
+    return run
+
+
 def _cmd_prepare(args: argparse.Namespace) -> int:
     prepared = _prepared(args)
     print(f"prepared entry: {prepared.folder}")
     return 0
 
 
+def _env_main_rank() -> bool:
+    """Rank 0 (or a single process), read from torchrun's environment before the process group exists."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
 def _cmd_unlearn(args: argparse.Namespace) -> int:
     from llm import distributed  # noqa: PLC0415
+    from llm.checkpoint import has_checkpoint  # noqa: PLC0415
     from llm.methods import METHODS  # noqa: PLC0415
     from llm.prompts import PROMPTS  # noqa: PLC0415
     from llm.runtime import resolve_device  # noqa: PLC0415
     from llm.unlearn import save_unlearned, unlearn  # noqa: PLC0415
 
-    prepared = _prepared(args)
-    preset = args.preset or ("embedded" if prepared.config.embedded else "openunlearning")
+    # bad input fails before any work: the method and its --set values, --resume without a checkpoint
+    preset = args.preset or ("embedded" if args.model == "embedded" else "openunlearning")
     method = METHODS.get(args.method).preset(preset, **parse_sets(args.set))
-    settings = run_settings(args, prepared)
     out = Path(args.out)
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(out.name + ".checkpoint")
-    info = distributed.init_from_env(resolve_device(settings.device))
-    main_rank = distributed.is_main()
-    if not main_rank:  # one voice: the other ranks log warnings only and show no progress bars
-        logging.getLogger().setLevel(logging.WARNING)
-    try:
-        model, tokenizer = prepared.load_model("target")
-        forget, retain = prepared.forget_retain()
-        done = unlearn(method, model=model, tokenizer=tokenizer, template=PROMPTS.get(prepared.template),
-                       forget_items=forget, retain_items=retain, settings=settings, checkpoint_dir=checkpoint_dir,
-                       resume=args.resume, progress=not args.quiet and main_rank)
-        if done.diverged:
-            logger.error("%s DIVERGED after %d steps (%s); nothing was written to %s", args.method,
-                         done.result.nit, done.result.message, out)
+    if args.resume and not has_checkpoint(checkpoint_dir):
+        raise ValueError(f"--resume: no checkpoint in {str(checkpoint_dir)!r} (latest.json missing); run without "
+                         "--resume to start from step 0")
+    with contextlib.ExitStack() as claim:
+        # rank 0 claims --out before any work: writable, one run at a time, a finished one not replaced
+        staging = (claim.enter_context(output_dir(out, overwrite=args.overwrite)) if _env_main_rank() else None)
+        if args.checkpoint_dir and _env_main_rank():  # a shared --checkpoint-dir is one run's at a time too
+            claim.enter_context(hold_lock(checkpoint_dir, what="--checkpoint-dir"))
+        prepared = _prepared(args)
+        settings = run_settings(args, prepared)
+        info = distributed.init_from_env(resolve_device(settings.device))
+        main_rank = distributed.is_main()
+        if not main_rank:  # one voice: the other ranks log warnings only and show no progress bars
+            logging.getLogger().setLevel(logging.WARNING)
+        try:
+            model, tokenizer = prepared.load_model("target")
+            forget, retain = prepared.forget_retain()
+            done = unlearn(method, model=model, tokenizer=tokenizer, template=PROMPTS.get(prepared.template),
+                           forget_items=forget, retain_items=retain, settings=settings,
+                           checkpoint_dir=checkpoint_dir, resume=args.resume, progress=not args.quiet and main_rank)
+            if done.diverged:
+                logger.error("%s DIVERGED after %d steps (%s); nothing was written to %s", args.method,
+                             done.result.nit, done.result.message, out)
+                if main_rank:
+                    print(f"DIVERGED: {done.result.message}; nothing written to {out}")
+                return 1
             if main_rank:
-                print(f"DIVERGED: {done.result.message}; nothing written to {out}")
-            return 1
-        if main_rank:
-            save_unlearned(done, out, tokenizer=tokenizer, metadata={"prepared": str(prepared.folder),
-                                                                     "process": info.to_dict()})
-            print(f"{args.method}: {done.status} after {done.result.nit} steps in {done.wall_s:.1f} s -> {out}"
-                  + (f" ({info.world_size} ranks, {info.backend}, effective batch {done.effective_batch_size})"
-                     if info.world_size > 1 else ""))
-        distributed.barrier()  # every rank returns after the output exists
-    finally:
-        distributed.shutdown(info)
-    if not main_rank:
-        return 0
-    if args.eval:
-        from llm.lora import merged  # noqa: PLC0415
-        from llm.prepare import evaluate_model  # noqa: PLC0415
+                save_unlearned(done, staging, tokenizer=tokenizer, metadata={"prepared": str(prepared.folder),
+                                                                             "process": info.to_dict()})
+            distributed.barrier()  # every rank returns after rank 0 wrote the output (renamed into place below)
+        finally:
+            distributed.shutdown(info)
+        if not main_rank:
+            return 0
+        if args.eval:
+            from llm.lora import merged  # noqa: PLC0415
+            from llm.prepare import evaluate_model  # noqa: PLC0415
 
-        result = evaluate_model(prepared, merged(done.model), tokenizer, out / "eval", show_progress=not args.quiet)
+            result = evaluate_model(prepared, merged(done.model), tokenizer, staging / "eval",
+                                    show_progress=not args.quiet)
+    print(f"{args.method}: {done.status} after {done.result.nit} steps in {done.wall_s:.1f} s -> {out}"
+          + (f" ({info.world_size} ranks, {info.backend}, effective batch {done.effective_batch_size})"
+             if info.world_size > 1 else ""))
+    if args.eval:
         _print_summary(result.summary)
     if args.checkpoint_every and not args.keep_checkpoint and checkpoint_dir.exists():
         import shutil  # noqa: PLC0415
@@ -230,13 +279,19 @@ def _print_summary(summary: Any) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from llm.models import load_pretrained  # noqa: PLC0415
+    from llm.models.hub import check_finite  # noqa: PLC0415
     from llm.prepare import evaluate_model  # noqa: PLC0415
 
-    prepared = _prepared(args)
-    model, tokenizer = load_pretrained(args.model_dir, dtype=args.dtype, local_files_only=True,
-                                       trust_remote_code=args.trust_remote_code, pad_token=args.pad_token)
+    if not Path(args.model_dir).is_dir():
+        raise FileNotFoundError(f"--model-dir {args.model_dir!r} is not a folder (expected a saved model folder, "
+                                "e.g. <unlearn --out>/model)")
     out = Path(args.out) if args.out else Path(args.model_dir).with_name("eval")
-    result = evaluate_model(prepared, model, tokenizer, out, show_progress=not args.quiet)
+    with output_dir(out, overwrite=args.overwrite) as staging:  # claimed before any work; whole or nothing
+        prepared = _prepared(args)
+        model, tokenizer = load_pretrained(args.model_dir, dtype=args.dtype, local_files_only=True,
+                                           trust_remote_code=args.trust_remote_code, pad_token=args.pad_token)
+        check_finite(model, str(args.model_dir))
+        result = evaluate_model(prepared, model, tokenizer, staging, show_progress=not args.quiet)
     print(f"wrote {out}/TOFU_EVAL.json, TOFU_SUMMARY.json, TOFU_RUN.json")
     _print_summary(result.summary)
     return 0
@@ -256,6 +311,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if not dot:
             raise ValueError(f"bench --set needs method.key=value, got {key!r}")
         overrides.setdefault(name, {})[field_name] = value
+    from llm.methods import METHODS  # noqa: PLC0415
+
+    for name, values in overrides.items():  # names and values are checked before any work
+        METHODS.get(name).from_dict(values)
     config = BenchConfig(methods=methods, epochs=args.epochs, batch_size=args.batch_size,
                          retain_batch_size=args.retain_batch_size, preset=args.preset,
                          overrides=overrides, lora=lora_options(args), max_retain_nll=args.max_retain_nll,
@@ -264,11 +323,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                          attn_implementation=args.attn_implementation)
     import time  # noqa: PLC0415
 
-    start = time.perf_counter()
-    prepared = _prepared(args)
-    prepare_s = time.perf_counter() - start
-    report = run_bench(prepared, config, args.out, progress=not args.quiet, save_models=args.save_models,
-                       prepare_s=prepare_s)
+    with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before any work; whole or nothing
+        start = time.perf_counter()
+        prepared = _prepared(args)
+        prepare_s = time.perf_counter() - start
+        report = run_bench(prepared, config, staging, progress=not args.quiet, save_models=args.save_models,
+                           prepare_s=prepare_s)
     print(markdown_table(report["rows"]))
     print(f"wrote {args.out}/bench.md, bench.json, fq_vs_mu.png (prepare {prepare_s:.1f} s, "
           f"bench {report['wall_s']:.1f} s)")
@@ -283,7 +343,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prepare", help="build the corpus and the target / retain models (cached)")
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_prepare)
+    p.set_defaults(func=_quiet_hub(_cmd_prepare))
 
     p = sub.add_parser("unlearn", help="run one method on the target model; save the model and its trace")
     p.add_argument("--method", required=True, help="method name (see docs/llm.md)")
@@ -293,16 +353,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint folder (default <out>.checkpoint)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint when there is one")
     p.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint folder after success")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     p.add_argument("--eval", action="store_true", help="also evaluate the unlearned model into <out>/eval")
     add_run_options(p)
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_unlearn)
+    p.set_defaults(func=_quiet_hub(_cmd_unlearn))
 
     p = sub.add_parser("eval", help="TOFU metrics of a model folder against the prepared entry")
     p.add_argument("--model-dir", required=True, help="a model folder (safetensors)")
     p.add_argument("--out", default=None, help="output folder (default: <model-dir>/../eval)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_quiet_hub(_cmd_eval))
 
     p = sub.add_parser("bench", help="every method under the same budget: table (Markdown + JSON) and plot")
     p.add_argument("--out", required=True, help="output folder")
@@ -312,9 +374,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--retain-batch-size", type=int, default=32, help="retain rows per step for every method (default 32)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", help="per-method option")
     p.add_argument("--save-models", action="store_true", help="also save every unlearned model")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     add_run_options(p)
     add_prepare_options(p)
-    p.set_defaults(func=_cmd_bench)
+    p.set_defaults(func=_quiet_hub(_cmd_bench))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -50,11 +49,11 @@ from llm.entry import (
 )
 from llm.evaluate import read_eval_log
 from llm.models.embedded import EMBEDDED_SIZES, build_model, corpus_texts, train_tokenizer
-from llm.models.hub import load_pretrained
+from llm.models.hub import check_source, load_pretrained
 from llm.models.storage import save_pretrained
 from llm.prompts import PROMPTS
 from llm.train import finetune
-from ofmu_theory.io import write_json
+from ofmu_theory.io import check_writable, temp_dir, write_json
 from ofmu_theory.runinfo import run_metadata
 
 __all__ = [
@@ -136,7 +135,7 @@ def _stage(folder: Path, name: str, build: Any) -> Path:
     target = folder / name
     if target.is_dir():
         return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+    tmp = temp_dir(f".{name}.", folder)
     try:
         start, cpu = time.perf_counter(), time.process_time()
         build(tmp)
@@ -200,7 +199,23 @@ def prepare(config: PrepareConfig = PrepareConfig(), *, cache_dir: str | os.Path
     if (folder / MARKER).is_file():
         logger.info("prepared entry found: %s", folder)
         return load_prepared(config, cache_dir=folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not resolved.embedded and resolved.model != "smollm2":  # a bad model source fails before any work
+        check_source(resolved.model, revision=resolved.revision)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    check_writable(folder, what="the prepared entry's folder")  # a read-only cache fails before any work
+    try:
+        return _build(config, resolved, folder, progress=progress)
+    except BaseException:
+        for made in created:  # a failed prepare leaves no empty folder behind (finished stages are kept)
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _build(config: PrepareConfig, resolved: PrepareConfig, folder: Path, *, progress: bool) -> Prepared:
+    """Build every missing stage of the entry in ``folder`` and write its marker (see :func:`prepare`)."""
     start = time.perf_counter()
     _stage(folder, "data", lambda tmp: _write_data(resolved, tmp))
     splits = load_folder(folder / "data", list(split_names(resolved)))

@@ -27,7 +27,6 @@ import copy
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -47,7 +46,7 @@ from llm.objectives import TokenRows, encode_rows
 from llm.runner import Checkpointing, UtilityFloor, execute
 from llm.runtime import DEVICES, ModelParams, check_bf16, configure, enable_checkpointing, resolve_device
 from ofmu_theory.distributed import world
-from ofmu_theory.io import to_jsonable, write_json
+from ofmu_theory.io import temp_dir, to_jsonable, write_json
 from ofmu_theory.result import Result, Status
 from ofmu_theory.runinfo import run_metadata
 
@@ -237,10 +236,7 @@ def unlearn(
         if checkpoint_dir is None:
             raise ValueError("resume needs a checkpoint_dir")
         if has_checkpoint(checkpoint_dir):
-            loaded = load_checkpoint(checkpoint_dir, device=task.params.vector()[0].device)
-            if to_jsonable(loaded.meta) != to_jsonable(meta):
-                raise ValueError(f"the checkpoint in {str(checkpoint_dir)!r} was written by another method config or "
-                                 f"run settings: {loaded.meta} != {meta}")
+            loaded = load_checkpoint(checkpoint_dir, device=task.params.vector()[0].device, expect_meta=meta)
             logger.info("resuming %s from step %d", method.name, loaded.state.k)
         else:
             logger.info("no checkpoint in %s: starting from step 0", checkpoint_dir)
@@ -302,7 +298,7 @@ def save_unlearned(unlearned: Unlearned, out: str | os.PathLike[str], *, tokeniz
         raise ValueError(f"{unlearned.method} diverged ({unlearned.result.message}); nothing was saved")
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = temp_dir(f".{target.name}.", target.parent)
     try:
         model = unlearned.model
         save_pretrained(merged(model), tokenizer, tmp / "model")

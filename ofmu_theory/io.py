@@ -2,17 +2,20 @@
 
 Every report, table, figure, checkpoint and JSON file of the toolkit goes through these helpers:
 the content is written to a temporary file in the destination folder, flushed, and renamed over
-the target, so an interrupted run leaves either the old file or the new one.
+the target, so an interrupted run leaves either the old file or the new one. A command's whole output
+(a folder or a file) is claimed with :func:`output_path` / :func:`output_dir`: checked writable and
+locked before any work, refused when finished unless overwritten, staged and renamed into place at the end.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +26,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def temp_dir(prefix: str, dir: str | os.PathLike[str]) -> Path:  # noqa: A002 - tempfile's name
+    """``tempfile.mkdtemp`` with the mode a plain ``mkdir`` gives (0777 less the umask), not 0700."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    os.chmod(folder, 0o777 & ~_umask())
+    return folder
 
 
 @contextmanager
@@ -110,3 +120,228 @@ def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Non
     """Call ``writer(tmp_path)`` and atomically move the result to ``path``."""
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+# --- output locations of a command ------------------------------------------------------------------
+
+
+class OutputError(OSError):
+    """An output location that cannot be used: not writable, or in use by another run (exit status 3)."""
+
+
+class OutputExists(ValueError):
+    """An output location that already holds a finished result and no ``--overwrite`` (exit status 2)."""
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """The ancestors of ``folder`` (itself included) that do not exist yet, outermost first."""
+    missing = []
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            break
+        missing.append(p)
+    return missing[::-1]
+
+
+def _not_writable(what: str, path: str | os.PathLike[str], err: OSError, folder: Path, hint: str) -> OutputError:
+    """The one-line error for an output location whose ``folder`` cannot be created or written."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    why = f"{blocker} is a file, not a folder" if blocker else f"{err.strerror or err}: {err.filename or folder}"
+    return OutputError(f"{what} {str(path)!r} is not writable ({why}); {hint}")
+
+
+def _holder(lock_file: Path) -> str:
+    try:
+        text = lock_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        text = ""
+    return text or "an unknown process"
+
+
+@contextmanager
+def _locked(lock_file: Path, *, target: str, what: str, wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (created, holding 'pid N on HOST'; removed on release).
+
+    A second holder fails at once naming the first (``wait``: waits for it instead, logging who it waits
+    for). The lock dies with its process, so a killed run never blocks the next one (a stale file is simply
+    locked again).
+    """
+    import fcntl  # noqa: PLC0415 - POSIX only
+    import logging  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    while True:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)  # a holder we waited for may have removed it
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                os.close(fd)
+                raise OutputError(f"{what} {target!r} is in use by another run ({_holder(lock_file)}); wait for it "
+                                  f"to finish or choose another {what}") from None
+            logging.getLogger(__name__).info("waiting for %s: %s holds it", target, _holder(lock_file))
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_file).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a file its previous holder removed after we opened it
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        yield
+    finally:
+        try:
+            lock_file.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+@contextmanager
+def hold_lock(path: str | os.PathLike[str], *, what: str, wait: bool = False) -> Iterator[None]:
+    """Hold the one-run-at-a-time lock of ``path`` (a folder written in place, e.g. a checkpoint folder or a
+    cache entry) without staging it: a second holder fails at once with :class:`OutputError` naming the
+    first, or with ``wait`` waits for it. Parent folders it had to create are removed again when empty."""
+    target = Path(path).absolute()
+    created = _missing_parents(target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _not_writable(what, path, err, target.parent, "choose a location you can write") from None
+    try:
+        with _locked(target.parent / f".{target.name}.lock", target=str(path), what=what, wait=wait):
+            yield
+    finally:
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Move the finished ``tmp`` to ``target``, replacing an older ``target`` (never leaving a half one)."""
+    old = None
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_writable(folder: str | os.PathLike[str], *, what: str) -> None:
+    """Fail before any work when ``folder`` (created if missing, like a cache) cannot be written.
+
+    Raises:
+        OutputError: naming ``what`` (e.g. "the model cache") and the reason.
+    """
+    target = Path(folder)
+    created = _missing_parents(target)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=target)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        for made in reversed(created):
+            try:
+                made.rmdir()
+            except OSError:
+                break
+        raise _not_writable(what, target, err, target, "choose another location (e.g. set OFMU_CACHE) or fix "
+                            "its permissions") from None
+
+
+@contextmanager
+def output_path(path: str | os.PathLike[str], *, overwrite: bool = False, kind: str = "dir",
+                what: str = "--out") -> Iterator[Path]:
+    """Claim an output location for one command and yield where to write it; it appears whole or not at all.
+
+    Before any work: the location's folder is created and checked writable (a staging folder or file is
+    made next to it), and one lock per location is taken (a second run into it fails at once, naming the
+    holder's pid and host). A location that already holds a result is refused unless ``overwrite``. The
+    command writes into the yielded staging path (``kind="dir"``: a folder, ``"file"``: a file path); when
+    the block succeeds it is renamed to ``path`` (unless the command wrote nothing into it); when it fails (any exception, an interrupt included)
+    the staging path, the lock and any parent folder this call created are removed. Modes follow the umask.
+    Staging folders a killed run left (no cleanup runs on SIGKILL) are removed once the lock is held.
+
+    Args:
+        path: the output folder (``kind="dir"``) or file (``kind="file"``).
+        overwrite: replace a finished ``path``.
+        kind: ``"dir"`` or ``"file"``.
+        what: the argument named in errors (``--out``, ``--json``).
+
+    Raises:
+        OutputError: the location cannot be written, or another run holds it.
+        OutputExists: ``path`` holds a result and ``overwrite`` is False.
+    """
+    import shutil  # noqa: PLC0415
+
+    if kind not in ("dir", "file"):
+        raise ValueError(f"kind must be 'dir' or 'file', got {kind=!r}")
+    target = Path(path).absolute()
+    if not target.name or target.name in (".", ".."):
+        raise ValueError(f"{what} must name a {'folder' if kind == 'dir' else 'file'}, got {str(path)!r}")
+    parent = target.parent
+    created = _missing_parents(parent)
+    staging: Path | None = None
+    try:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            if kind == "dir":
+                staging = temp_dir(f".{target.name}.tmp-", parent)
+            else:
+                fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=target.suffix or ".tmp", dir=parent)
+                os.close(fd)
+                staging = Path(name)
+                os.chmod(staging, 0o666 & ~_umask())
+        except OSError as err:
+            raise _not_writable(what, path, err, parent, "choose a location you can write") from None
+        with _locked(parent / f".{target.name}.lock", target=str(path), what=what):
+            for stale in parent.glob(f".{glob.escape(target.name)}.*-*"):  # left by a killed run (SIGKILL)
+                if stale == staging or not stale.name.startswith((f".{target.name}.tmp-", f".{target.name}.old-")):
+                    continue
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
+            if target.exists() or target.is_symlink():
+                if kind == "dir" and not target.is_dir():
+                    raise OutputExists(f"{what} {str(path)!r} is a file, not a folder")
+                if kind == "file" and target.is_dir():
+                    raise OutputExists(f"{what} {str(path)!r} is a folder, not a file")
+                finished = kind == "file" or any(target.iterdir())
+                if finished and not overwrite:
+                    raise OutputExists(f"{what} {str(path)!r} already holds a finished result; pass --overwrite to "
+                                       f"replace it, or choose another {what}")
+            yield staging
+            # a command that wrote nothing (e.g. a diverged run) leaves nothing: no empty result appears
+            if staging.exists() and (any(staging.iterdir()) if staging.is_dir() else staging.stat().st_size):
+                os.chmod(staging, (0o777 if staging.is_dir() else 0o666) & ~_umask())
+                _replace(staging, target)
+                staging = None
+                created = []
+    finally:
+        if staging is not None:
+            if staging.is_dir():
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                staging.unlink(missing_ok=True)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def output_dir(path: str | os.PathLike[str], *, overwrite: bool = False,
+               what: str = "--out") -> AbstractContextManager[Path]:
+    """:func:`output_path` for an output folder (the staging folder is yielded)."""
+    return output_path(path, overwrite=overwrite, kind="dir", what=what)

@@ -82,6 +82,28 @@ def _offset(trace: Trace, counts: dict[str, float]) -> Trace:
     return Trace(cols)
 
 
+class _LastStep:
+    """A callback wrapper that keeps the last finished step's state and this chunk's trace rows, so an
+    interrupted chunk can still be checkpointed at its last step (the state is complete and immutable)."""
+
+    def __init__(self, callback: Callable[[StepInfo], bool | None] | None) -> None:
+        self.callback = callback
+        self.info: StepInfo | None = None
+        self.rows: list[dict[str, float]] = []
+
+    def __call__(self, info: StepInfo) -> bool | None:
+        self.rows.append(info.record)
+        self.info = info
+        return None if self.callback is None else self.callback(info)
+
+    def progress(self, traces: list[Trace], counts: dict[str, float]) -> Chunk:
+        """The run's progress up to the last finished step (``traces``, ``counts``: before this chunk)."""
+        last = self.rows[-1]
+        done = {name: counts[name] + last.get(name, 0.0) for name in (*COUNT_NAMES, "wall_s")}
+        return Chunk(state=self.info.state, trace=concat_traces([*traces, _offset(Trace.from_rows(self.rows), counts)]),
+                     counts=done)
+
+
 def run_chunked(
     plan: Plan, *, every: int | None = None, on_chunk: Callable[[Chunk], None] | None = None,
     callback: Callable[[StepInfo], bool | None] | None = None, resume: Progress | None = None,
@@ -94,7 +116,8 @@ def run_chunked(
     Args:
         every: chunk length in outer iterations (>= 1), or None.
         on_chunk: called with the progress after every chunk that ends below ``max_steps`` (not after the
-            last, nor after a run the solver stopped early).
+            last, nor after a run the solver stopped early), and at the last finished step when the run is
+            interrupted (``KeyboardInterrupt``, re-raised after it returns).
         callback: the core callback; True stops the run.
         resume: continue from this progress (its state, trace and counts).
         progress: progress bars.
@@ -113,7 +136,14 @@ def run_chunked(
         stop = total if every is None else min(total, (k0 // every + 1) * every)
         solver = dataclasses.replace(plan.solver, max_steps=stop) if stop != total else plan.solver
         start = time.perf_counter()
-        last = solver.run(plan.problem, sampler=plan.sampler, callback=callback, init_state=state, progress=progress)
+        seen = _LastStep(callback)
+        try:
+            last = solver.run(plan.problem, sampler=plan.sampler, callback=seen if on_chunk is not None else callback,
+                              init_state=state, progress=progress)
+        except KeyboardInterrupt:  # SIGINT / SIGTERM: hand the last finished step to on_chunk first
+            if on_chunk is not None and seen.info is not None:
+                on_chunk(seen.progress(traces, counts))
+            raise
         traces.append(_offset(last.trace, counts))
         for name in COUNT_NAMES:
             counts[name] += getattr(last, name)

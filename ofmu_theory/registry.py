@@ -46,6 +46,13 @@ class Registry(Generic[T]):
             valid = ", ".join(sorted(self._entries)) or "(none registered)"
             raise ValueError(f"unknown {self.kind} {name!r}; valid {self.kind} names: {valid}") from None
 
+    def name_of(self, obj: object) -> str:
+        """The name ``obj`` is registered under; an unregistered object raises a ValueError."""
+        for name, entry in self._entries.items():
+            if entry is obj:
+                return name
+        raise ValueError(f"{obj!r} is not a registered {self.kind}; registered: {', '.join(self.names())}")
+
     def names(self) -> list[str]:
         """All registered names, sorted."""
         return sorted(self._entries)

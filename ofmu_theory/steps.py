@@ -142,6 +142,7 @@ def parse_step_rule(text: str) -> StepRule:
         rest = text[6:].lstrip(":")
         return Armijo(eta0=float(rest)) if rest else Armijo()
     try:
-        return Constant(float(text))
+        value = float(text)
     except ValueError:
         raise ValueError(f"cannot parse step {text!r}: use a number, '1/L', '1/L*s', 'armijo' or 'armijo:eta0'") from None
+    return Constant(value)  # its own check names a bad value (e.g. a step <= 0)

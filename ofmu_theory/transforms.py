@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from ofmu_theory.backends import Backend, Vec
+from ofmu_theory.states import STATES
 
 
 class Transform(ABC):
@@ -95,6 +96,7 @@ class Momentum(Transform):
         return (b.axpy(self.momentum, m, g) if self.nesterov else m), m
 
 
+@STATES.register("adam_state")
 class AdamState(NamedTuple):
     count: int
     m: Vec

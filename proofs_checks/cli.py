@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 def _verify(args: argparse.Namespace) -> int:
     from proofs_checks.claim import CLAIMS
     from proofs_checks.report import write_report
+    from ofmu_theory.io import output_dir
     from proofs_checks.runner import resolve_claims, verify
 
     if args.list:
@@ -26,10 +28,12 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{name}: {CLAIMS.get(name).title}")
         return 0
     start = time.perf_counter()
-    results = verify(
-        args.claims, profile=args.profile, seed=args.seed, search=not args.no_search, progress=not args.quiet
-    )
-    paths = write_report(results, args.out)
+    with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before the claims run
+        results = verify(
+            args.claims, profile=args.profile, seed=args.seed, search=not args.no_search, progress=not args.quiet
+        )
+        written = write_report(results, staging)
+    paths = {name: Path(args.out) / path.relative_to(staging) for name, path in written.items()}
     width = max(len(r.claim["id"]) for r in results.runs)
     for run in results.runs:
         counts = ", ".join(f"{v}: {n}" for v, n in _counts(run).items() if n)
@@ -59,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="quick", choices=["quick", "full"],
                    help="quick (default, ≤ 3 min on 2 cores) or full (more instances, wider sweeps)")
     p.add_argument("--out", default="ofmu-report", help="report folder (default: ./ofmu-report)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished report folder")
     p.add_argument("--seed", type=int, default=0, help="instances are drawn with seeds seed, seed+1, ... (default 0)")
     p.add_argument("--no-search", action="store_true", help="skip the counterexample searches")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

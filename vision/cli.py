@@ -76,13 +76,29 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         if not sep or not method or not name:
             raise ValueError(f"--set must look like method.key=value, got {key}={value!r}")
         out.setdefault(method, {})[name] = value
+    from ofmu_theory.validation import coerce_field
+    from vision.methods import METHODS
+
+    for method, values in out.items():  # names and values are checked at parse time, before any training
+        cls = METHODS.get(method)
+        out[method] = {name: coerce_field(cls, name, value, prefix=f"{method}.") for name, value in values.items()}
     return out
+
+
+def _check_cache(config: Any) -> None:
+    """A read-only model cache fails before any training, not after it."""
+    if config.cache:
+        from ofmu_theory.io import check_writable
+        from vision.train import cache_root
+
+        check_writable(cache_root(), what="the model cache")
 
 
 def _prepare(args: argparse.Namespace) -> int:
     from ofmu_theory.runinfo import torch_threads
 
     config = _config(args)
+    _check_cache(config)
     with torch_threads(config.threads):
         return _prepare_models(config, quiet=args.quiet)
 
@@ -110,11 +126,26 @@ def _unlearn(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.set)
     config = _config(args, methods=(args.method,), overrides=overrides)
+    _check_cache(config)
     with torch_threads(config.threads):  # as the bench runs: the thread count changes the numbers
         return _unlearn_one(args, config)
 
 
 def _unlearn_one(args: argparse.Namespace, config: Any) -> int:
+    import contextlib
+
+    from ofmu_theory.io import output_path
+
+    with contextlib.ExitStack() as stack:  # --out is claimed (writable, locked, not finished) before any work
+        json_tmp = (stack.enter_context(output_path(args.out, overwrite=args.overwrite, kind="file"))
+                    if args.out else None)
+        code = _unlearn_into(args, config, json_tmp)
+    if args.out:
+        print(f"wrote {args.out}")
+    return code
+
+
+def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
     from vision.bench import bench_split, load_bench_data, run_method
     from vision.evaluate import evaluate
     from vision.train import load_or_train
@@ -138,13 +169,15 @@ def _unlearn_one(args: argparse.Namespace, config: Any) -> int:
         print(f"  Avg. Gap      {row.avg_gap:7.2f}")
     if row.wall_s is not None:
         print(f"  time          {row.wall_s:7.1f} s = {row.time_ratio:.3f} × Retrain ({retrain.wall_s:.1f} s)")
-    if args.out:
-        write_json(args.out, {"row": row.to_dict(), "retrain": reference.to_dict(), "config": config.to_dict()})
-        print(f"wrote {args.out}")
+    if json_tmp is not None:
+        write_json(json_tmp, {"row": row.to_dict(), "retrain": reference.to_dict(), "config": config.to_dict()})
     return 0 if row.status == "OK" else 1
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ofmu_theory.io import output_dir
     from vision.bench import run_bench
     from vision.report import markdown, write_report
 
@@ -152,8 +185,11 @@ def _bench(args: argparse.Namespace) -> int:
     if args.methods:
         extra["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     config = _config(args, **extra)
-    result = run_bench(config, progress=not args.quiet)
-    paths = write_report(result, args.out)
+    _check_cache(config)
+    with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before any work
+        result = run_bench(config, progress=not args.quiet)
+        written = write_report(result, staging)
+    paths = [Path(args.out) / Path(p).relative_to(staging) for p in written]
     print(markdown(result))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -173,10 +209,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
                    help="method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
     p.add_argument("--out", default=None, help="also write the row as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _common(p, single_mode=True)
     p.set_defaults(func=_unlearn)
     p = sub.add_parser("bench", help="Retrain and every method, random and class forgetting; writes md/json/png")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
                    help="method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")

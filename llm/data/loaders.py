@@ -47,17 +47,29 @@ def read_records(path: str | os.PathLike[str]) -> list[Any]:
     first non-blank character is not ``[`` is read as JSON lines.
 
     Raises:
-        ValueError: if the file is missing or a line / the document is not valid JSON.
+        ValueError: if the file is missing, not UTF-8, a line / the document is not valid JSON, or a ``.json``
+            file holds one JSON object instead of a list.
     """
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"path {str(file)!r} is not a file")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{file}: not UTF-8 text (byte {err.start}: {err.reason}); save the file as UTF-8") from None
     if file.suffix != ".jsonl" and text.lstrip().startswith("["):
         try:
             return json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{file}: invalid JSON ({err})") from None
+    if file.suffix != ".jsonl" and text.lstrip().startswith("{"):
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None  # JSON lines: one object per line
+        if isinstance(whole, dict):
+            raise ValueError(f"{file}: holds one JSON object, not a list of records; write a JSON list "
+                             "([{...}, ...]) or JSON lines (one record per line, e.g. as .jsonl)")
     records = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         if line.strip():

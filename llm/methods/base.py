@@ -39,7 +39,12 @@ from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.schedules import Cosine
 from ofmu_theory.steps import Scheduled, StepRule
 from ofmu_theory.transforms import Adam
-from ofmu_theory.validation import check_choice, check_nonnegative, check_positive  # noqa: F401 (re-exported for the methods)
+from ofmu_theory.validation import (  # noqa: F401 (checks re-exported for the methods)
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    coerce_field,
+)
 
 #: Unlearning methods by name; each entry is a :class:`Method` subclass (its fields are the config).
 METHODS: Registry[type[Method]] = Registry("method")
@@ -232,15 +237,6 @@ class WithRetain(Method):
 
 
 def _coerce(cls: type, name: str, value: Any) -> Any:
-    """CLI and JSON values to the field's type: ints for int fields, floats for float fields, tuples for lists."""
-    hints = {f.name: f.type for f in fields(cls)}
-    kind = str(hints.get(name, ""))
-    if isinstance(value, list):
-        return tuple(value)
-    if isinstance(value, bool):
-        return value
-    if kind.startswith("float") and isinstance(value, int):
-        return float(value)
-    if kind.startswith("int") and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    """CLI and JSON values to the field's declared type (ints for float fields, tuples for lists); a value of
+    another type is a ValueError naming the option (:func:`ofmu_theory.validation.coerce_field`)."""
+    return coerce_field(cls, name, value)

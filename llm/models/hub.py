@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -69,6 +70,80 @@ def set_pad_token(tokenizer: Any, pad_token: str | None, *, model: Any = None, s
             model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_weights(folder: Path) -> None:
+    """Check that a local model folder holds readable safetensors weights (before transformers reads them).
+
+    Raises:
+        ValueError: only pickle weights (refused: unpickling can run code), no weights, or a safetensors file
+            that is empty, truncated or corrupt (naming the file).
+    """
+    from safetensors import SafetensorError, safe_open  # noqa: PLC0415
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        if pickles:
+            raise ValueError(f"{folder} holds only pickle weights ({', '.join(pickles)}), which are refused: loading a "
+                             "pickle can run code. Convert it to safetensors where you trust it "
+                             "(model.save_pretrained(folder, safe_serialization=True))")
+        raise ValueError(f"{folder} holds no model weights (no *.safetensors file)")
+    for file in files:
+        if file.stat().st_size == 0:
+            raise ValueError(f"{file} is empty; re-create it (e.g. rerun the command that wrote it)")
+        try:  # safetensors checks the header and that the data covers the file exactly (truncation)
+            with safe_open(str(file), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise ValueError(f"{file} is not a readable safetensors file ({err}); it may be truncated or corrupt: "
+                             "re-create it") from None
+
+
+def check_finite(model: Any, source: str) -> None:
+    """ValueError naming the first parameter of ``model`` that holds NaN or inf (its metrics would be meaningless)."""
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            raise ValueError(f"model {source!r} has non-finite weights (NaN or inf in {name!r}); it cannot be "
+                             "evaluated — was it saved from a diverged run?")
+
+
+def check_source(name_or_path: str | os.PathLike[str], *, revision: str | None = None,
+                 local_files_only: bool = False) -> None:
+    """Fail at once, with a hint, where loading would fail late: a local folder with unusable weights, a
+    path that does not exist, or (offline: ``HF_HUB_OFFLINE=1`` or ``local_files_only``) a hub id that is not
+    in the local Hugging Face cache (instead of transformers' retries and traceback).
+
+    Raises:
+        ValueError: see :func:`check_weights`.
+        FileNotFoundError: a path (absolute, or starting with ``.``) that does not exist.
+        OSError: offline and the hub id is not cached (an environment problem, exit status 3).
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if path.is_dir():
+        check_weights(path)
+        return
+    if path.exists() or path.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1:
+        raise FileNotFoundError(f"model folder {text!r} does not exist")
+    if local_files_only or _offline():
+        from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+        try:
+            cached = try_to_load_from_cache(text, "config.json", revision=revision)
+        except ValueError as err:  # not a valid repository id
+            raise ValueError(f"model {text!r} is neither a local folder nor a hub id ({err})") from None
+        if not isinstance(cached, str):
+            why = "HF_HUB_OFFLINE is set" if _offline() else "local files only"
+            raise OSError(f"model {text!r} is not in the local Hugging Face cache and the hub is off ({why}); "
+                          f"download it where there is network (huggingface-cli download {text}) or pass a local folder")
+
+
 def load_pretrained(
     name_or_path: str | os.PathLike[str], *, dtype: str | torch.dtype | None = "auto",
     attn_implementation: str | None = None, trust_remote_code: bool = False, pad_token: str | None = None,
@@ -90,6 +165,7 @@ def load_pretrained(
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - keep import light
 
+    check_source(name_or_path, revision=revision, local_files_only=local_files_only)
     source = str(name_or_path)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "revision": revision,
                               "local_files_only": local_files_only}

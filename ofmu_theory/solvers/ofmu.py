@@ -10,10 +10,12 @@ from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.schedules import Geometric
 from ofmu_theory.similarity import check_sim
 from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
 
 
+@STATES.register("ofmu_state")
 class OFMUState(NamedTuple):
     theta: Vec
     k: int

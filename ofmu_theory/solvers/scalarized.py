@@ -9,10 +9,12 @@ from ofmu_theory.backends import Vec
 from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.schedules import Schedule
 from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
 
 
+@STATES.register("descent_state")
 class DescentState(NamedTuple):
     theta: Vec
     k: int

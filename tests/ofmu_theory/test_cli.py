@@ -34,3 +34,18 @@ def test_quiet_turns_progress_bars_off_for_the_command_only(monkeypatch) -> None
 def test_bad_input_prints_an_error_and_exits_2(capsys) -> None:
     assert run_command(_parser({}, ValueError("rho must be > 0, got rho=0")), []) == 2
     assert "ofmu: error: rho must be > 0, got rho=0" in capsys.readouterr().err
+
+
+def test_each_failure_kind_has_its_exit_status_and_one_line(capsys) -> None:
+    from ofmu_theory.io import OutputError
+
+    cases = [(FileNotFoundError("model folder 'x' does not exist"), 2, "model folder 'x' does not exist"),
+             (PermissionError(13, "Permission denied", "/data/out"), 3, "/data/out: Permission denied"),
+             (OutputError("--out 'x' is in use by another run (pid 1 on h)"), 3, "--out 'x' is in use"),
+             (KeyboardInterrupt(), 130, "ofmu: interrupted by SIGINT"),
+             (type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory.\nTried to allocate"), 3,
+              "ofmu: error: CUDA out of memory.")]
+    for error, code, message in cases:
+        assert run_command(_parser({}, error), []) == code
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -43,3 +43,20 @@ def test_chunks_and_resume_equal_one_run() -> None:
 def test_bad_chunk_length(every) -> None:
     with pytest.raises(ValueError, match="every must be an int >= 1"):
         run_chunked(_plan(), every=every)
+
+
+def test_an_interrupted_chunk_hands_its_last_finished_step_to_on_chunk() -> None:
+    whole = run_chunked(_plan())
+    chunks: list[Chunk] = []
+
+    def interrupt_in_step_5(info) -> None:
+        if info.k == 4:  # step 5 has finished: the interrupt arrives before step 6
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_chunked(_plan(), every=3, on_chunk=chunks.append, callback=interrupt_in_step_5)
+    assert [int(c.state.k) for c in chunks] == [3, 5]  # the regular chunk, then the interrupted one's last step
+    saved = chunks[-1]
+    assert saved.trace.n_rows == 5 and saved.counts["n_grad"] > chunks[0].counts["n_grad"]
+    np.testing.assert_array_equal(saved.trace["n_grad"], whole.trace["n_grad"][:5])
+    _same(run_chunked(_plan(), every=3, resume=saved), whole)

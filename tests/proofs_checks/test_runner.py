@@ -90,7 +90,9 @@ def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (out / "REPORT.md").exists() and (out / "results.json").exists() and (out / "A1.png").exists()
     assert "A1  violated" in capsys.readouterr().out
     first = (out / "REPORT.md").read_bytes()
-    assert main(["verify", "--claims", "A1", "--out", str(out), "--quiet", "--no-search"]) == 0
+    assert main(["verify", "--claims", "A1", "--out", str(out), "--quiet", "--no-search"]) == 2  # finished
+    assert "already holds a finished result; pass --overwrite" in capsys.readouterr().err
+    assert main(["verify", "--claims", "A1", "--out", str(out), "--quiet", "--no-search", "--overwrite"]) == 0
     assert (out / "REPORT.md").read_bytes() == first
 
 
