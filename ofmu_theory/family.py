@@ -37,6 +37,8 @@ class Family(ABC):
         regime: the curvature regime in words (which level is concave/convex/PL/non-convex).
         convex: True for families in convex/ (Φ concave, upper level convex), False otherwise.
         stochastic: True when the objectives have data rows that mini-batches can sample.
+        form: "unlearning" (one θ, the lower level acts on all of it) or "classical" (a classical
+            bilevel problem: the lower level acts on a block y of θ = (x, y); ``block()`` is its mask).
 
     Attributes:
         seed: the seed the instance was drawn with.
@@ -46,6 +48,7 @@ class Family(ABC):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "max"
+    form: ClassVar[str] = "unlearning"
 
     seed: int
 
