@@ -39,6 +39,8 @@ class Family(ABC):
         stochastic: True when the objectives have data rows that mini-batches can sample.
         form: "unlearning" (one θ, the lower level acts on all of it) or "classical" (a classical
             bilevel problem: the lower level acts on a block y of θ = (x, y); ``block()`` is its mask).
+        solution_unique: whether ``solution()`` is the only bilevel solution (False: one of a set,
+            e.g. matrix factorisation's rotations, so ‖θ − θ*‖ is no distance to the solution set).
 
     Attributes:
         seed: the seed the instance was drawn with.
@@ -49,6 +51,7 @@ class Family(ABC):
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "max"
     form: ClassVar[str] = "unlearning"
+    solution_unique: ClassVar[bool] = True
 
     seed: int
 

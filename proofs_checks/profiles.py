@@ -34,6 +34,9 @@ class Profile:
         search_calls: experiment runs one counterexample search may spend.
         search_per_claim: violated instances per claim that get a search (the others report themselves).
         search_fraction: the search runs the experiment with horizons scaled by this fraction.
+        k_sweep_max: largest horizon of the K-sweeps with T = T(K) = K (C2, C3, B1); the floor
+            sweeps against T run at ``k_max``.
+        control_steps: horizon of the checker's controls (Nesterov's quadratic gets d = 2K + 1).
     """
 
     name: str
@@ -53,6 +56,8 @@ class Profile:
     search_calls: int
     search_per_claim: int
     search_fraction: float
+    k_sweep_max: int = 128
+    control_steps: int = 1024
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -69,7 +74,7 @@ PROFILES.register("quick")(
         name="quick",
         seeds=1,
         rho_range=(-1, 5, 3),
-        k_max=512,
+        k_max=256,
         t_grid=(1, 2, 4, 8, 16, 32, 64),
         batch_grid=(1, 2, 3, 4, 6, 8),
         noise_draws=16,
@@ -83,6 +88,8 @@ PROFILES.register("quick")(
         search_calls=6,
         search_per_claim=1,
         search_fraction=0.5,
+        k_sweep_max=128,
+        control_steps=1024,
     )
 )
 
@@ -105,5 +112,7 @@ PROFILES.register("full")(
         search_calls=40,
         search_per_claim=100,
         search_fraction=0.5,
+        k_sweep_max=512,
+        control_steps=4096,
     )
 )

@@ -24,6 +24,8 @@ TINY = Profile(
     search_calls=3,
     search_per_claim=1,
     search_fraction=0.5,
+    k_sweep_max=32,
+    control_steps=256,
 )
 """Smaller sweeps than "quick" (family sizes fall back to the quick presets)."""
 
