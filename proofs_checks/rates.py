@@ -11,9 +11,12 @@ grid of n (the points with n ≥ √(n_min·n_max)):
 * the scaled quantity s(n) = q(n)·n^p must stay bounded: its growth max s / s(first tail point)
   must not exceed ``growth``;
 * the least-squares slope of log q against log n on the tail is reported with R²;
-* **holds** when the scaled quantity stays bounded; **violated** when it grows past ``growth``
-  and the slopes fitted on the tail and on its last half are both slower than −p + ``slope`` (a
-  plateau has slope ≈ 0; a pre-asymptotic transient steepens toward −p at the end); **inconclusive**
+* **violated** when the slopes fitted on the tail and on its last half are both slower than
+  −p + ``slope`` with clean fits (R² ≥ ``r2``: a power law slower than claimed, e.g. k^(−2/3)
+  against 1/k, whose scaled quantity grows only ×16^(1/3) over a tail spanning ×16);
+* **holds** when the scaled quantity stays bounded; **violated** also when it grows past ``growth``
+  and both slopes are slower than claimed (a plateau has slope ≈ 0; a pre-asymptotic transient
+  steepens toward −p at the end); **inconclusive**
   when the two disagree, fewer than ``min_points`` tail points lie above round-off, the tail is
   noise (its log values scatter by more than ``scatter`` around a smooth curve), or the tail spans
   less than a factor ``min_span`` in n.
@@ -260,6 +263,8 @@ def rate_check(
         verdict = Verdict.HOLDS
     elif short or noise > tol.scatter:
         verdict = Verdict.INCONCLUSIVE
+    elif slow and fit.r2 >= tol.r2 and end.r2 >= tol.r2:
+        verdict = Verdict.VIOLATED  # a clean power law slower than claimed: no bounded growth excuses it
     elif growth <= tol.growth:
         verdict = Verdict.HOLDS
     elif slow:
