@@ -30,6 +30,10 @@ def _verify(args: argparse.Namespace) -> int:
         args.claims, profile=args.profile, seed=args.seed, search=not args.no_search, progress=not args.quiet
     )
     paths = write_report(results, args.out)
+    if results.checker_failed:
+        bad = ", ".join(f"{c.name} ({c.got.value}, must be {c.expected.value})" for c in results.controls if not c.passed)
+        print(f"ofmu verify: checker failed: control {bad}; no claim verdicts (see {paths['REPORT.md']})", file=sys.stderr)
+        return 1
     width = max(len(r.claim["id"]) for r in results.runs)
     for run in results.runs:
         counts = ", ".join(f"{v}: {n}" for v, n in _counts(run).items() if n)

@@ -187,10 +187,10 @@ class FamilyResult:
         return combine(primary)
 
     def readings(self) -> list[str]:
-        """The readings this result has checks for, in order ("" when the claim has none)."""
+        """The readings this result has primary checks for, in order ("" when the claim has none)."""
         out: list[str] = []
         for c in self.checks:
-            if c.reading not in out:
+            if c.primary and c.reading not in out:
                 out.append(c.reading)
         return out
 

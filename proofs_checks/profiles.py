@@ -28,7 +28,7 @@ class Profile:
         inner_steps: inner steps T of C5's decorrelation runs.
         calibration_steps: horizon of C6's calibration runs.
         vpbgd_gammas: C6's penalty constants γ for V-PBGD.
-        leaderboard_steps: outer-step budget of each solver in C7.
+        leaderboard_calls: oracle-call budget (grad + HVP + third order) of every solver in C7.
         leaderboard_eps: C7's accuracy ε.
         path_points: points of A1's path toward the lower-level solution set.
         search_calls: experiment runs one counterexample search may spend.
@@ -50,7 +50,7 @@ class Profile:
     inner_steps: int
     calibration_steps: int
     vpbgd_gammas: tuple[float, ...]
-    leaderboard_steps: int
+    leaderboard_calls: int
     leaderboard_eps: float
     path_points: int
     search_calls: int
@@ -82,7 +82,7 @@ PROFILES.register("quick")(
         inner_steps=40,
         calibration_steps=1024,
         vpbgd_gammas=(1.0, 3.0, 10.0, 30.0, 100.0),
-        leaderboard_steps=400,
+        leaderboard_calls=4000,
         leaderboard_eps=1e-3,
         path_points=13,
         search_calls=6,
@@ -106,7 +106,7 @@ PROFILES.register("full")(
         inner_steps=200,
         calibration_steps=8192,
         vpbgd_gammas=(1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0),
-        leaderboard_steps=3000,
+        leaderboard_calls=30000,
         leaderboard_eps=1e-4,
         path_points=25,
         search_calls=40,
