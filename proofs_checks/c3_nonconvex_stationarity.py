@@ -11,7 +11,7 @@ from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.steps import Constant
 from proofs_checks.claim import CLAIMS, Claim
 from proofs_checks.c2_convex_rate import make_ofmu
-from proofs_checks.evidence import FamilyResult, Series, Verdict, fmt
+from proofs_checks.evidence import Check, FamilyResult, Series, Verdict, fmt
 from proofs_checks.instances import FULL, InstanceSpec, family_names, specs
 from proofs_checks.profiles import Profile
 from proofs_checks.rates import rate_check
@@ -29,6 +29,17 @@ SPURIOUS_FRACTION = 1e-2
 GRAD_READING = Reading(id="‖∇F_ρ‖²@θ_k [T=K]", quantity="min_{k≤K}‖∇F_ρ(θ_k)‖² (β = 0, ρ fixed)", point="outer",
                        design="TK", role="secondary")  # fmt: skip
 NOISE_READING = "stationary level vs σ²"
+
+
+def stationarity_outcome(check: Check, gap: float, gap0: float) -> Check:
+    """The F_ρ-stationarity check with its outcome: "spurious stationary point" when the lower-level gap
+    where the minimum of ‖∇F_ρ‖² is reached exceeds SPURIOUS_FRACTION × (the gap at θ_0), unless the
+    check is violated anyway; never a pass."""
+    if gap > SPURIOUS_FRACTION * gap0 and check.verdict is not Verdict.VIOLATED:
+        return replace(check, verdict=Verdict.SPURIOUS, detail=(
+            f"{check.detail}; spurious: the lower-level gap where the minimum is reached is {fmt(gap)} "
+            f"> {SPURIOUS_FRACTION:g} × {fmt(gap0)} (the gap at θ_0)"))  # fmt: skip
+    return replace(check, detail=f"{check.detail}; lower-level gap there {fmt(gap)}")
 
 
 @CLAIMS.register("C3")
@@ -93,15 +104,7 @@ class NonconvexStationarity(Claim):
         g0 = float(penalised_at(spec, np.asarray(spec.problem().theta0)[None, :], RHO, grad=True)[0])
         grad_check = rate_check(GRAD_READING.id, data.ks, best, exponent=1.0, scale=g0, reading=GRAD_READING.id,
                                 what=f"{GRAD_READING.quantity}, T = K")  # fmt: skip
-        gap0 = data.scales.get("lower", 1.0)
-        spurious = best_gap[-1] > SPURIOUS_FRACTION * gap0
-        if spurious and grad_check.verdict is not Verdict.VIOLATED:
-            grad_check = replace(grad_check, verdict=Verdict.SPURIOUS, detail=(
-                f"{grad_check.detail}; spurious: the lower-level gap where the minimum is reached is {fmt(best_gap[-1])} "
-                f"> {SPURIOUS_FRACTION:g} × {fmt(gap0)} (the gap at θ_0)"))  # fmt: skip
-        else:
-            grad_check = replace(grad_check, detail=f"{grad_check.detail}; lower-level gap there {fmt(best_gap[-1])}")
-        checks.append(grad_check)
+        checks.append(stationarity_outcome(grad_check, best_gap[-1], data.scales.get("lower", 1.0)))
         series = [
             *[Series.of(f"{key} at θ̃", data.ks, v, xlabel="K (T = K)", ylabel="quantity", panel="bilevel at θ̃")
               for key, v in data.tilde.items()],
