@@ -11,9 +11,9 @@ report says "checker failed" at the top and gives no claim verdicts.
 * ``gd_nesterov`` (positive): gradient descent with step 1/L on Nesterov's worst-case quadratic,
   d = 2K + 1, against f(x_k) − f* ≤ L‖x_0 − x*‖²/(2k). Its slope on the horizon is about −½ (the
   bound holds because ‖x_0 − x*‖² grows with d): a slope fit alone would call it violated.
-* ``slowed_bound`` and ``slowed_rate`` (negative): the run of ``gd_penalty`` with the harmonic steps
-  η_k = 1/(L_F(k + 1)) (the effective time Σ η_i L_F grows like log k), against the same bound and
-  against the 1/K rate check without a constant. (Nesterov's quadratic with d = 2K + 1 cannot serve
+* ``slowed_bound`` and ``slowed_rate`` (negative): the run of ``gd_penalty`` with the steps
+  η_k = 1/(L_F(k + 1)²) (their sum is finite: the gap stays above a positive level), against the same
+  bound and against the 1/K rate check without a constant. (Nesterov's quadratic with d = 2K + 1 cannot serve
   here: its bound L‖x_0 − x*‖²/(2k) ≥ L/3 exceeds f(x_0) − f* ≈ L/8 for every k ≤ K, so no method
   violates it on the horizon.)
 """
@@ -39,13 +39,14 @@ PENALTY_SPEC = InstanceSpec.of("least_squares_projection", start="random", seed=
 
 
 @dataclass(frozen=True)
-class Harmonic(Schedule):
-    """s(k) = eta0/(k + 1): a step schedule slowed on purpose (the negative controls)."""
+class Slowed(Schedule):
+    """s(k) = eta0/(k + 1)²: a step schedule slowed on purpose (the negative controls): Σ s(k) < ∞, so the
+    iterates stop short of the minimiser and the gap stays above a positive level while any O(1/k) bound → 0."""
 
     eta0: float
 
     def __call__(self, k: int) -> float:
-        return self.eta0 / (k + 1)
+        return self.eta0 / (k + 1) ** 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,14 +98,14 @@ def _run(problem: Any, solver: Any, value: Any, f_star: float) -> np.ndarray:
 
 
 def penalty_run(profile: Profile, *, slowed: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """F_ρ(θ_k) − F_ρ* of GD on F_ρ (T = 0; step 1/L_F, or 1/(L_F(k + 1)) when ``slowed``), the bound, the scale."""
+    """F_ρ(θ_k) − F_ρ* of GD on F_ρ (T = 0; step 1/L_F, or 1/(L_F(k + 1)²) when ``slowed``), the bound, the scale."""
     family, problem = PENALTY_SPEC.instance(), PENALTY_SPEC.problem()
     ev = Evaluator(problem)
     theta_rho = np.asarray(family.penalised_solution(RHO), dtype=np.float64)
     f_star = ev.penalised_value(theta_rho, RHO, FULL)
     L = family.constants().penalised_smoothness(RHO, 0.0)
     K = profile.control_steps // 4
-    eta = Scheduled(Harmonic(1.0 / L)) if slowed else 1.0 / L
+    eta = Scheduled(Slowed(1.0 / L)) if slowed else 1.0 / L
     solver = SOLVERS.get("grad-penalty")(rho=RHO, eta_out=eta, max_steps=K)
     gaps = np.maximum(_run(problem, solver, lambda x: ev.penalised_value(x, RHO, FULL), f_star), 0.0)
     k = np.arange(1, K + 1)
@@ -129,14 +130,14 @@ def gd_penalty(profile: Profile) -> ControlResult:
 
 
 def slowed_penalty(profile: Profile) -> tuple[ControlResult, ControlResult]:
-    """The same GD on F_ρ slowed on purpose (η_k = 1/(L_F(k + 1))): the bound and the rate check must both fail."""
+    """The same GD on F_ρ slowed on purpose (η_k = 1/(L_F(k + 1)²)): the bound and the rate check must both fail."""
     k, gaps, bound, scale = penalty_run(profile, slowed=True)
     series = (Series.of("F_ρ gap (slowed)", k, np.maximum(gaps, 1e-300), bound=bound, bound_label="L‖x0−x*‖²/(2k)"),)
-    what = "F_ρ(θ_k) − F_ρ*, harmonic steps"
+    what = "F_ρ(θ_k) − F_ρ*, slowed steps"
     return (
         ControlResult(
             name="slowed_bound", kind="negative",
-            description="the GD run of gd_penalty slowed on purpose (η_k = 1/(L_F(k + 1))), against L_F‖θ_0 − θ_ρ‖²/(2k)",
+            description="the GD run of gd_penalty slowed on purpose (η_k = 1/(L_F(k + 1)²)), against L_F‖θ_0 − θ_ρ‖²/(2k)",
             checks=(reading_check("bound L_F‖θ_0 − θ_ρ‖²/(2k)", k, gaps, exponent=1.0, bound=bound, scale=scale, what=what),),
             series=series,
         ),

@@ -281,8 +281,9 @@ def block_hessian(problem: BilevelProblem, theta: np.ndarray) -> np.ndarray:
 def lower_gap(spec: InstanceSpec, theta: np.ndarray, *, max_steps: int = 20000) -> tuple[float, str]:
     """max over the lower block of Φ = σL_lower, minus Φ(θ), with x (the non-block part) fixed.
 
-    Exact for a quadratic lower level (M_lower = 0): gap = ½ gᵀ(−H_PP)⁺g, g = P∇Φ. Otherwise
-    projected gradient ascent on the block with step 1/L_lower until ‖P∇Φ‖ ≤ 1e-13 (PL: linear).
+    Exact for a quadratic lower level (M_lower = 0) without Θ: gap = ½ gᵀ(−H_PP)⁺g, g = P∇Φ. Otherwise
+    projected gradient ascent on the block with step 1/L_lower until the gradient mapping is
+    ≤ 1e-13 (‖P∇Φ‖ without Θ; PL: linear); without L_lower, L-BFGS-B on the block.
     """
     family, problem = spec.instance(), spec.problem()
     c = family.constants()
@@ -301,9 +302,10 @@ def lower_gap(spec: InstanceSpec, theta: np.ndarray, *, max_steps: int = 20000) 
     eta = 1.0 / c.L_lower
     for step in range(max_steps):
         g = mask * sigma * np.asarray(problem.lower.value_and_grad(x)[1])
-        if np.linalg.norm(g) <= 1e-13:
+        new = proj(x + eta * g)
+        if np.linalg.norm(new - x) <= 1e-13 * eta:  # the gradient mapping vanishes (= ‖P∇Φ‖ without Θ)
             break
-        x = proj(x + eta * g)
+        x = new
     return max(sigma * float(problem.lower.value(x)) - phi0, 0.0), f"projected ascent on the block ({step} steps)"
 
 

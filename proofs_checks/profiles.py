@@ -82,7 +82,7 @@ PROFILES.register("quick")(
         inner_steps=40,
         calibration_steps=1024,
         vpbgd_gammas=(1.0, 3.0, 10.0, 30.0, 100.0),
-        leaderboard_calls=4000,
+        leaderboard_calls=3000,
         leaderboard_eps=1e-3,
         path_points=13,
         search_calls=6,

@@ -97,8 +97,8 @@ class BilevelReference:
     """The bilevel quantities of one instance at any θ, from the family's exact references.
 
     ``dist`` is ‖θ − θ*‖ when the family's θ* is its unique bilevel solution (else ``None``);
-    ``lower`` the lower-level gap (:func:`~proofs_checks.instances.lower_gap`: exact for a quadratic
-    lower level); ``upper`` |L_r(θ) − L_r*| with L_r* = L_r(θ*) (``None`` without θ*).
+    ``lower`` the lower-level gap Φ* − Φ(θ) (:meth:`lower`); ``upper`` |L_r(θ) − L_r*| with
+    L_r* = L_r(θ*) (``None`` without θ*).
     """
 
     def __init__(self, spec: InstanceSpec) -> None:
@@ -109,12 +109,20 @@ class BilevelReference:
         self.theta_star = None if star is None else np.asarray(star, dtype=np.float64)
         self.unique = self.theta_star is not None and bool(type(family).solution_unique)
         self.lr_star = None if star is None else float(self.problem.upper.value(self.theta_star))
+        global_lower = star is not None and self.problem.block is None
+        self.phi_star = self.problem.sigma * float(self.problem.lower.value(self.theta_star)) if global_lower else None
 
     def dist(self, theta: np.ndarray) -> float | None:
         return float(np.linalg.norm(np.asarray(theta) - self.theta_star)) if self.unique else None
 
     def lower(self, theta: np.ndarray) -> float:
-        return lower_gap(self.spec, np.asarray(theta, dtype=np.float64))[0]
+        """Φ* − Φ(θ). On the unlearning form with a reference θ* ∈ argmax Φ, Φ* = Φ(θ*) is one global
+        number (exact at saddles, where an ascent from θ would stall); on the classical form Φ*(x) is
+        the maximum over the block with x fixed (:func:`~proofs_checks.instances.lower_gap`)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if self.phi_star is not None:
+            return max(self.phi_star - self.problem.sigma * float(self.problem.lower.value(theta)), 0.0)
+        return lower_gap(self.spec, theta)[0]
 
     def upper(self, theta: np.ndarray) -> float | None:
         if self.lr_star is None:
@@ -137,6 +145,8 @@ class BilevelReference:
         out = {k: abs(v) for k, v in at0.items()}
         if "upper" in out:
             out["upper"] = max(out["upper"], abs(self.lr_star or 0.0))
+        if self.phi_star is not None:
+            out["lower"] = max(out["lower"], abs(self.phi_star))
         if "dist" in out:
             out["dist"] = max(out["dist"], float(np.linalg.norm(self.theta_star)))
         return {k: (v if v > 0 and math.isfinite(v) else 1.0) for k, v in out.items()}
@@ -164,6 +174,7 @@ class SweepData:
         ks: horizons of the K-sweep (T = K).
         tilde, outer: quantity → values at θ̃_K and θ_K along the K-sweep.
         outer_iterates: θ_K of each K-sweep run (for further readings, e.g. F_ρ).
+        runs: θ_0..θ_K of each K-sweep run (for readings along a run, e.g. min_k ‖∇F_ρ(θ_k)‖²).
         k_floor: the horizon of the floor sweep; ts: its inner-step counts.
         floor: quantity → values at θ̃_(K_floor) against T.
         scales: quantity → its scale (round-off level).
@@ -173,6 +184,7 @@ class SweepData:
     tilde: dict[str, np.ndarray]
     outer: dict[str, np.ndarray]
     outer_iterates: np.ndarray
+    runs: tuple[np.ndarray, ...]
     k_floor: int
     ts: np.ndarray
     floor: dict[str, np.ndarray]
@@ -190,11 +202,12 @@ def run_sweeps(spec: InstanceSpec, make_solver: Any, *, k_max: int, k_floor: int
     ks = k_sweep(k_max)
     tilde: dict[str, list[float]] = {}
     outer: dict[str, list[float]] = {}
-    outs = []
+    outs, runs = [], []
     for K in ks:
         solver = make_solver(t_of_k(int(K)), int(K))
         it = _iterates(solver, problem, int(K))
         outs.append(it[-1])
+        runs.append(it)
         for key, value in ref.all(theta_tilde(solver, spec, it[-2], int(K) - 1)).items():
             tilde.setdefault(key, []).append(value)
         for key, value in ref.all(it[-1]).items():
@@ -206,7 +219,8 @@ def run_sweeps(spec: InstanceSpec, make_solver: Any, *, k_max: int, k_floor: int
         for key, value in ref.all(theta_tilde(solver, spec, it[-2], int(k_floor) - 1)).items():
             floor.setdefault(key, []).append(value)
     arr = lambda d: {k: np.asarray(v, dtype=np.float64) for k, v in d.items()}  # noqa: E731
-    return SweepData(ks=ks, tilde=arr(tilde), outer=arr(outer), outer_iterates=np.asarray(outs), k_floor=int(k_floor),
+    return SweepData(ks=ks, tilde=arr(tilde), outer=arr(outer), outer_iterates=np.asarray(outs), runs=tuple(runs),
+                     k_floor=int(k_floor),
                      ts=np.asarray(t_grid, dtype=np.float64), floor=arr(floor), scales=ref.scales())  # fmt: skip
 
 

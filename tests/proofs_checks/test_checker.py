@@ -42,7 +42,8 @@ def test_gradient_descent_on_nesterov_holds_against_its_bound(tiny) -> None:
 def test_a_plateau_is_violated(floor: float) -> None:
     q = 3.0 * (K**-1.0 + floor)
     assert rate_check("plateau", K, q, exponent=1.0).verdict is Verdict.VIOLATED
-    assert rate_check("plateau", K, q, exponent=0.5).verdict is Verdict.VIOLATED
+    if floor >= 1e-2:  # (1/K + 10⁻³ stays under C/√K up to K = 4096: no violation of a √K rate on this grid)
+        assert rate_check("plateau", K, q, exponent=0.5).verdict is Verdict.VIOLATED
 
 
 def test_a_slower_power_law_is_violated_even_with_bounded_growth() -> None:
@@ -63,7 +64,7 @@ def _sweep(floor_values: np.ndarray, ts: np.ndarray, k_floor: int) -> SweepData:
     ks = k_sweep(128).astype(float)
     c1 = 2.0
     return SweepData(
-        ks=ks.astype(np.int64), tilde={"lower": c1 / ks}, outer={}, outer_iterates=np.zeros((ks.size, 1)),
+        ks=ks.astype(np.int64), tilde={"lower": c1 / ks}, outer={}, outer_iterates=np.zeros((ks.size, 1)), runs=(),
         k_floor=k_floor, ts=ts, floor={"lower": floor_values}, scales={"lower": 1.0},
     )  # fmt: skip
 
@@ -72,9 +73,9 @@ def test_floor_against_t_reading() -> None:
     ts = np.asarray([1, 2, 4, 8, 16, 32, 64], dtype=float)
     K = 256
     reading = (Reading(id="lower@θ̃ [floor vs T]", quantity="gap", point="tilde", design="floor", power=2.0),)
-    ok = bilevel_checks(_sweep(2.0 / K + 50.0 * K / ts**2, ts, K), reading)
+    ok = bilevel_checks(_sweep(2.0 / K + K / ts**2, ts, K), reading)
     assert [c.verdict for c in ok] == [Verdict.HOLDS]
-    stuck = bilevel_checks(_sweep(2.0 / K + 0.3 + 50.0 * K / ts**2, ts, K), reading)  # a T-independent floor
+    stuck = bilevel_checks(_sweep(2.0 / K + 0.3 + K / ts**2, ts, K), reading)  # a T-independent floor
     assert [c.verdict for c in stuck] == [Verdict.VIOLATED]
 
 
