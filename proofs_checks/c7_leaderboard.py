@@ -57,6 +57,17 @@ def step_candidates(name: str, constants: Any) -> dict[str, Any]:
     return out
 
 
+def configurations(constants: Any, max_steps: int = 1000) -> dict[str, Any]:
+    """Every leaderboard solver with a default step rule and no selection (Armijo from 0.7 where the
+    update is a gradient, else 1/(L_upper + L_lower)): for benchmarks that time one fixed setting."""
+    out = {}
+    for label, (name, _) in SOLVER_SETTINGS.items():
+        candidates = step_candidates(name, constants)
+        rule = candidates.get("Armijo(0.7)", next(reversed(candidates.values())))
+        out[label] = build(label, rule, max_steps)
+    return out
+
+
 def build(label: str, rule: Any, max_steps: int) -> Any:
     """The solver of ``label`` with every step field set to ``rule``."""
     name, settings = SOLVER_SETTINGS[label]
@@ -146,7 +157,7 @@ class Leaderboard(Claim):
         rows, series = [], []
         for label in labels:
             chosen = _select(label, held_out, family.constants(), eps, int(budget * SELECT_FRACTION))
-            row, curve = _race(spec, label, chosen[1], Accuracy(spec), eps, budget)
+            row, curve = _race(spec, build(label, chosen[1], max_steps=budget), Accuracy(spec), eps, budget)
             rows.append({"solver": label, "step": chosen[0], **row})
             series.append(Series.of(label, np.arange(1, len(curve) + 1), np.maximum(curve, 1e-300), xlabel="outer step k",
                                     ylabel="accuracy (own best point)", panel="accuracy"))  # fmt: skip
@@ -196,7 +207,7 @@ def _select(label: str, spec: InstanceSpec, constants: Any, eps: float, budget: 
     acc = Accuracy(spec)
     for name, rule in step_candidates(SOLVER_SETTINGS[label][0], constants).items():
         try:
-            row, _ = _race(spec, label, rule, acc, eps, budget)
+            row, _ = _race(spec, build(label, rule, max_steps=budget), acc, eps, budget)
         except ValueError:  # the rule needs a constant this problem lacks (e.g. 1/L for β > 0)
             continue
         key = (not row["reached"], row["calls"] if row["reached"] else math.inf, row["best_accuracy"])
@@ -207,10 +218,14 @@ def _select(label: str, spec: InstanceSpec, constants: Any, eps: float, budget: 
     return best[1], best[2]
 
 
-def _race(spec: InstanceSpec, label: str, rule: Any, acc: Accuracy, eps: float, budget: int) -> tuple[dict[str, Any], np.ndarray]:
-    """Run until ε is reached at every point read, or the call budget is spent."""
-    solver = build(label, rule, max_steps=budget)
-    inner = getattr(solver, "inner_steps", 0) if SOLVER_SETTINGS[label][0] == "ofmu" else 0
+def _race(spec: InstanceSpec, solver: Any, acc: Accuracy, eps: float, budget: int | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Run until ε is reached at every point read, or the call budget (or ``solver.max_steps``) is spent.
+
+    OFMU-type solvers (T > 0 inner steps) are read at θ̃_k too: their inner loop recomputed from θ_k
+    with a fresh evaluator, so the run's own counts are untouched.
+    """
+    budget = budget if budget is not None else np.inf
+    inner = getattr(solver, "inner_steps", 0) if hasattr(solver, "ascend") else 0
     problem = spec.problem()
     curves: dict[str, list[float]] = {"outer": [], "tilde": []}
     hit: dict[str, int] = {}
@@ -231,7 +246,7 @@ def _race(spec: InstanceSpec, label: str, rule: Any, acc: Accuracy, eps: float, 
         return len(hit) == len(points) or calls >= budget
 
     res = solver.run(problem, callback=callback)
-    row: dict[str, Any] = {"budget": budget, "status": res.status.name, "n_grad": res.n_grad, "n_hvp": res.n_hvp,
+    row: dict[str, Any] = {"budget": budget if np.isfinite(budget) else -1, "status": res.status.name, "n_grad": res.n_grad, "n_hvp": res.n_hvp,
                            "n_third": res.n_third, "steps": res.nit}  # fmt: skip
     for key in ("outer", "tilde"):
         c = np.asarray(curves[key]) if curves[key] else np.asarray(curves["outer"] or [math.inf])
