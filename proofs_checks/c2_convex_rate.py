@@ -68,7 +68,10 @@ class ConvexRate(Claim):
         return specs(family_names(convex=True), profile.name, profile.seeds, seed, start="random")
 
     def searchable(self, family: str) -> bool:
-        return family in ("least_squares_projection", "coupled_quadratic", "wide_quadratic")
+        # on the classical form a violation is the block behaviour (B1), explained, not a counterexample to a rate
+        from ofmu_theory.family import FAMILIES
+
+        return family in FAMILIES.names() and FAMILIES.get(family).form == "unlearning"
 
     def check(self, spec: InstanceSpec, profile: Profile, *, search: bool = False) -> FamilyResult:
         family = spec.instance()
