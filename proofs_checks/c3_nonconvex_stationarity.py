@@ -70,7 +70,7 @@ class NonconvexStationarity(Claim):
         "runs against σ²"
     )
     expected = "gaps O(1/K), distance O(1/√K) with T = K; excess over the 1/K term O(1/T); level grows at most like σ²"
-    readings = bilevel_readings(t_power=1.0) + (GRAD_READING,)
+    readings = bilevel_readings(t_power=1.0, secondary=("upper",)) + (GRAD_READING,)
 
     def instances(self, profile: Profile, seed: int) -> list[InstanceSpec]:
         names = family_names(convex=False)
@@ -133,7 +133,7 @@ class NonconvexStationarity(Claim):
         measured = "; ".join(f"{key} at θ̃_{int(data.ks[-1])}: {fmt(v[-1])}" for key, v in data.tilde.items()) + (
             f"; min‖∇F_ρ‖² {fmt(best[-1])} (lower gap there {fmt(best_gap[-1])})"
         )
-        headline = tuple(r.id for r in self.readings if r.role == "primary" and not r.id.startswith("upper"))
+        headline = tuple(r.id for r in self.readings if r.role == "primary")
         return FamilyResult(
             claim=self.id, family=spec.family, params=spec.record(), setting=setting,
             expected="gaps O(1/K), distance O(1/√K) (T = K); excess O(1/T); F_ρ stationarity not spurious",

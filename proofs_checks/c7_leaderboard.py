@@ -134,8 +134,8 @@ class Leaderboard(Claim):
     measured_quantity = "acc(θ̃_k) (OFMU) and acc(θ_k) after every outer step; calls when acc ≤ ε; best accuracy within the budget"
     expected = "OFMU reaches acc ≤ ε within the budget (violated when it stalls above ε)"
     readings = (
-        Reading(id=EPS_TILDE, quantity="acc(θ̃_k) ≤ ε", point="tilde", design="fixedT", role="primary"),
-        Reading(id=EPS_OUTER, quantity="acc(θ_k) ≤ ε", point="outer", design="fixedT", role="secondary"),
+        Reading(id=EPS_TILDE, quantity="acc(θ̃_k) ≤ ε", point="tilde", design="budget", role="primary"),
+        Reading(id=EPS_OUTER, quantity="acc(θ_k) ≤ ε", point="outer", design="budget", role="secondary"),
     )
 
     def instances(self, profile: Profile, seed: int) -> list[InstanceSpec]:

@@ -33,6 +33,7 @@ DESIGNS = {
     "TK": "K-sweep, T = T(K) = K (K/T² = 1/K)",
     "floor": "floor against T at K = K_max (excess over the 1/K term)",
     "fixedT": "K-sweep at fixed T = T_max",
+    "budget": "one run per solver at fixed T, to a call budget",
 }
 ROLES = ("primary", "secondary", "finding")
 
@@ -232,15 +233,20 @@ def _iterates(solver: Any, problem: Any, K: int) -> np.ndarray:
     return it
 
 
-def bilevel_readings(*, t_power: float, outer_role: str = "secondary") -> tuple[Reading, ...]:
+def bilevel_readings(
+    *, t_power: float, outer_role: str = "secondary", secondary: tuple[str, ...] = ()
+) -> tuple[Reading, ...]:
     """The bilevel readings of a two-loop rate O(1/K) + O(K^a/T^b): every quantity at θ̃ on both designs,
-    and the distance at θ_K (``outer_role``). ``t_power`` is the claim's exponent of T in its gap bound."""
+    and the distance at θ_K (``outer_role``). ``t_power`` is the claim's exponent of T in its gap bound;
+    the quantities in ``secondary`` are secondary readings (the others at θ̃ are primary)."""
     out = []
+    role = {key: "secondary" if key in secondary else "primary" for key in POWERS}
     for key in ("dist", "lower", "upper"):
-        out.append(Reading(id=f"{key}@θ̃ [T=K]", quantity=QUANTITY_WORDS[key], point="tilde", design="TK", power=POWERS[key]))
+        out.append(Reading(id=f"{key}@θ̃ [T=K]", quantity=QUANTITY_WORDS[key], point="tilde", design="TK",
+                           role=role[key], power=POWERS[key]))  # fmt: skip
     for key in ("dist", "lower", "upper"):
         out.append(Reading(id=f"{key}@θ̃ [floor vs T]", quantity=f"{QUANTITY_WORDS[key]}, excess over the 1/K term",
-                           point="tilde", design="floor", power=POWERS[key] * t_power))  # fmt: skip
+                           point="tilde", design="floor", role=role[key], power=POWERS[key] * t_power))  # fmt: skip
     out.append(Reading(id="dist@θ_K [T=K]", quantity=QUANTITY_WORDS["dist"], point="outer", design="TK", role=outer_role,
                        power=POWERS["dist"]))  # fmt: skip
     return tuple(out)
