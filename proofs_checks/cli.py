@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verify`` sub-command to the ``ofmu`` parser."""
     p = subparsers.add_parser(
         "verify",
-        help="run the convergence claims (C1–C7, A1) on the synthetic families and write a report",
+        help="run the controls and the convergence claims (C1–C7, A1, B1) on the synthetic families and write a report",
         description="Each claim is an experiment with a verdict (holds / violated / inconclusive) and its evidence.",
     )
     p.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C3 (default: all)")

@@ -110,7 +110,8 @@ def _c2_sentences(run: Any) -> list[str]:
         out.append(
             f"On the unlearning-form convex families ({_names([r.family for r in unl])}), OFMU with β = 0 from random "
             f"starts and T = K inner steps {'drives' if held else 'does not always drive'} the bilevel quantities at "
-            f"the inner result θ̃_K to zero: the O(1/K) reading holds for the {'; '.join(parts)}"
+            f"the inner result θ̃_K to zero: the T = K readings (gaps O(1/K), distance O(1/√K)) hold for the "
+            f"{'; '.join(parts)}"
             + (f"; the distance's tail slopes against K are {', '.join(slopes)}." if slopes else ".")
         )
         t_out = tally(unl, "dist@θ_K [T=K]")
