@@ -48,6 +48,7 @@ class CoupledQuadratic(AffineQuadratic):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
+    form: ClassVar[str] = "classical"
 
     n: int
     p: int

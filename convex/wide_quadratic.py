@@ -51,6 +51,7 @@ class WideQuadratic(AffineQuadratic):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
+    form: ClassVar[str] = "classical"
 
     n: int
     p: int

@@ -96,6 +96,7 @@ class BomeToy(IdentityEq, Family):
     convex: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
+    form: ClassVar[str] = "classical"
 
     init_scale: float
     start: np.ndarray

@@ -202,6 +202,7 @@ class HyperCleaning(IdentityEq, Family):
     convex: ClassVar[bool] = False
     stochastic: ClassVar[bool] = True
     sense: ClassVar[Sense] = "min"
+    form: ClassVar[str] = "classical"
 
     config: Mapping[str, Any]
     x_train: np.ndarray  # (N, d+1)

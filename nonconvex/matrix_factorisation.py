@@ -142,6 +142,7 @@ class MatrixFactorisation(IdentityEq, Family):
     convex: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "max"
+    solution_unique: ClassVar[bool] = False
 
     m: int
     n: int

@@ -187,6 +187,7 @@ class ShenChen(IdentityEq, Family):
     convex: ClassVar[bool] = False
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
+    form: ClassVar[str] = "classical"
 
     x0: float
     y0: float

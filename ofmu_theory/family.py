@@ -37,6 +37,10 @@ class Family(ABC):
         regime: the curvature regime in words (which level is concave/convex/PL/non-convex).
         convex: True for families in convex/ (Φ concave, upper level convex), False otherwise.
         stochastic: True when the objectives have data rows that mini-batches can sample.
+        form: "unlearning" (one θ, the lower level acts on all of it) or "classical" (a classical
+            bilevel problem: the lower level acts on a block y of θ = (x, y); ``block()`` is its mask).
+        solution_unique: whether ``solution()`` is the only bilevel solution (False: one of a set,
+            e.g. matrix factorisation's rotations, so ‖θ − θ*‖ is no distance to the solution set).
 
     Attributes:
         seed: the seed the instance was drawn with.
@@ -46,6 +50,8 @@ class Family(ABC):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "max"
+    form: ClassVar[str] = "unlearning"
+    solution_unique: ClassVar[bool] = True
 
     seed: int
 

@@ -41,6 +41,8 @@ class Claim(ABC):
         applies_to: which families, in words.
         measured_quantity: what is measured.
         expected: the expected rate or bound, and how its constant is computed.
+        readings: the claim's readings (quantity, evaluation point, sweep design), each with its
+            own verdict; empty for claims read on one quantity.
     """
 
     id: ClassVar[str] = ""
@@ -52,6 +54,7 @@ class Claim(ABC):
     applies_to: ClassVar[str] = ""
     measured_quantity: ClassVar[str] = ""
     expected: ClassVar[str] = ""
+    readings: ClassVar[tuple[Any, ...]] = ()
 
     @abstractmethod
     def instances(self, profile: Profile, seed: int) -> list[InstanceSpec]:
@@ -84,6 +87,7 @@ class Claim(ABC):
             "applies_to": self.applies_to,
             "measured_quantity": self.measured_quantity,
             "expected": self.expected,
+            "readings": [r.describe() for r in self.readings],
         }
 
 

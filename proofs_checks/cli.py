@@ -34,6 +34,10 @@ def _verify(args: argparse.Namespace) -> int:
         )
         written = write_report(results, staging)
     paths = {name: Path(args.out) / path.relative_to(staging) for name, path in written.items()}
+    if results.checker_failed:
+        bad = ", ".join(f"{c.name} ({c.got.value}, must be {c.expected.value})" for c in results.controls if not c.passed)
+        print(f"ofmu verify: checker failed: control {bad}; no claim verdicts (see {paths['REPORT.md']})", file=sys.stderr)
+        return 1
     width = max(len(r.claim["id"]) for r in results.runs)
     for run in results.runs:
         counts = ", ".join(f"{v}: {n}" for v, n in _counts(run).items() if n)
@@ -56,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verify`` sub-command to the ``ofmu`` parser."""
     p = subparsers.add_parser(
         "verify",
-        help="run the convergence claims (C1–C7, A1) on the synthetic families and write a report",
+        help="run the controls and the convergence claims (C1–C7, A1, B1) on the synthetic families and write a report",
         description="Each claim is an experiment with a verdict (holds / violated / inconclusive) and its evidence.",
     )
     p.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C3 (default: all)")

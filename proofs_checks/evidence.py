@@ -28,6 +28,7 @@ class Verdict(str, Enum):
 
     HOLDS = "holds"
     VIOLATED = "violated"
+    SPURIOUS = "spurious stationary point"
     INCONCLUSIVE = "inconclusive"
     NOT_APPLICABLE = "not applicable"
 
@@ -36,12 +37,18 @@ class Verdict(str, Enum):
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
-    """Violated beats inconclusive beats holds; an empty list is inconclusive."""
+    """Violated beats spurious beats inconclusive beats holds; an empty list is inconclusive.
+
+    "Spurious stationary point" (a stationary point of F_ρ far from the lower-level solution set)
+    is never a pass.
+    """
     relevant = [v for v in verdicts if v is not Verdict.NOT_APPLICABLE]
     if not relevant:
         return Verdict.INCONCLUSIVE if not verdicts else Verdict.NOT_APPLICABLE
     if Verdict.VIOLATED in relevant:
         return Verdict.VIOLATED
+    if Verdict.SPURIOUS in relevant:
+        return Verdict.SPURIOUS
     if Verdict.INCONCLUSIVE in relevant:
         return Verdict.INCONCLUSIVE
     return Verdict.HOLDS
@@ -60,7 +67,9 @@ class Check:
         verdict: this check's verdict.
         detail: one line of evidence in words (R², ranges, counts).
         extra: further numbers for results.json.
-        primary: whether the check enters the claim's verdict.
+        primary: whether the check enters the verdict (of its reading, or of the claim).
+        reading: the reading (quantity, evaluation point, sweep design) the check belongs to
+            ("" for claims without readings); each reading has its own verdict.
     """
 
     name: str
@@ -72,10 +81,12 @@ class Check:
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     primary: bool = True
+    reading: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "reading": self.reading,
             "kind": self.kind,
             "measured": self.measured,
             "predicted": self.predicted,
@@ -152,6 +163,9 @@ class FamilyResult:
         series: curves for the figure.
         notes: caveats (which θ_ρ, what a family lacked, vacuity).
         counterexample: where violated, the (smallest found) instance violating the claim.
+        form: the family's form ("unlearning" or "classical"; "" for built-in instances).
+        headline: the readings whose primary checks make the instance's verdict (empty: every
+            primary check); every reading keeps its own verdict (:meth:`reading_verdicts`).
     """
 
     claim: str
@@ -164,11 +178,25 @@ class FamilyResult:
     series: tuple[Series, ...] = ()
     notes: tuple[str, ...] = ()
     counterexample: dict[str, Any] | None = None
+    form: str = ""
+    headline: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
-        primary = [c.verdict for c in self.checks if c.primary]
+        primary = [c.verdict for c in self.checks if c.primary and (not self.headline or c.reading in self.headline)]
         return combine(primary)
+
+    def readings(self) -> list[str]:
+        """The readings this result has primary checks for, in order ("" when the claim has none)."""
+        out: list[str] = []
+        for c in self.checks:
+            if c.primary and c.reading not in out:
+                out.append(c.reading)
+        return out
+
+    def reading_verdicts(self) -> dict[str, Verdict]:
+        """Each reading's own verdict (the combination of its primary checks)."""
+        return {r: combine([c.verdict for c in self.checks if c.primary and c.reading == r]) for r in self.readings()}
 
     def with_counterexample(self, counterexample: dict[str, Any] | None) -> FamilyResult:
         from dataclasses import replace
@@ -190,6 +218,8 @@ class FamilyResult:
             "params": self.params,
             "setting": self.setting,
             "verdict": self.verdict.value,
+            "form": self.form,
+            "reading_verdicts": {r: v.value for r, v in self.reading_verdicts().items()},
             "expected": self.expected,
             "measured": self.measured,
             "checks": [c.to_dict() for c in self.checks],

@@ -74,22 +74,41 @@ class InstanceSpec:
         family: a registered family's name, or a built-in calibration instance's.
         params: the keyword arguments of ``sample`` as sorted pairs.
         variant: which experiment of a claim runs on the instance ("" when a claim has one).
+        start: "family" (the family's θ_0, e.g. the model trained on both sets) or "random"
+            (:func:`random_start`: a seeded Gaussian θ_0 with its component along θ* removed).
     """
 
     family: str
     params: tuple[tuple[str, Any], ...] = field(default=())
     variant: str = ""
+    start: str = "family"
+
+    def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, got start={self.start!r}")
 
     @classmethod
-    def of(cls, family: str, *, variant: str = "", **params: Any) -> InstanceSpec:
-        return cls(family, tuple(sorted(params.items())), variant)
+    def of(cls, family: str, *, variant: str = "", start: str = "family", **params: Any) -> InstanceSpec:
+        return cls(family, tuple(sorted(params.items())), variant, start)
 
     def with_params(self, **params: Any) -> InstanceSpec:
-        """The same family and variant with other parameters."""
-        return InstanceSpec(self.family, tuple(sorted(params.items())), self.variant)
+        """The same family, variant and start with other parameters."""
+        return InstanceSpec(self.family, tuple(sorted(params.items())), self.variant, self.start)
 
     def kwargs(self) -> dict[str, Any]:
         return dict(self.params)
+
+    def record(self) -> dict[str, Any]:
+        """The parameters with the start (and, for a random start, its norm and cosine with θ*): for reports."""
+        out = self.kwargs()
+        if self.start != "family":
+            out["start"] = self.start
+            theta0 = np.asarray(self.problem().theta0, dtype=np.float64)
+            out["start_norm"] = float(np.linalg.norm(theta0))
+            star = self.instance().solution()
+            if star is not None and np.linalg.norm(star) > 0 and np.linalg.norm(theta0) > 0:
+                out["start_cos_theta_star"] = float(theta0 @ star / (np.linalg.norm(theta0) * np.linalg.norm(star)))
+        return out
 
     def instance(self) -> Family:
         return _instance(self)
@@ -114,17 +133,49 @@ def _instance(spec: InstanceSpec) -> Family:
     return _instance_of(spec.family, spec.params)
 
 
+STARTS = ("family", "random")
+RANDOM_START_SALT = 7919
+"""Random starts draw from ``default_rng((seed, RANDOM_START_SALT))``: independent of the family's own draws."""
+
+
+def random_start(family: Family, seed: int) -> np.ndarray:
+    """A seeded θ_0 with no component along θ*: z ~ N(0, I), z ← z − (⟨z, θ*⟩/‖θ*‖²)θ*, scaled to
+    the norm of the family's θ_0 (√d when that is 0), then projected onto Θ where there is one.
+
+    The family's own θ_0 may already carry part of θ* (least_squares_projection's carries its
+    null-space component), which hides the dynamics; this one does not.
+    """
+    theta0 = np.asarray(family.theta0(), dtype=np.float64)
+    rng = np.random.default_rng((int(seed), RANDOM_START_SALT))
+    z = rng.standard_normal(theta0.size)
+    star = family.solution()
+    if star is not None and float(np.linalg.norm(star)) > 0:
+        star = np.asarray(star, dtype=np.float64)
+        z -= (z @ star) / (star @ star) * star
+    norm = float(np.linalg.norm(theta0)) or float(np.sqrt(theta0.size))
+    z *= norm / float(np.linalg.norm(z))
+    constraint = family.constraint()
+    if constraint is not None:
+        z = np.asarray(constraint.to("numpy").project(z), dtype=np.float64)
+    return z
+
+
 @lru_cache(maxsize=128)
-def _problem_of(family: str, params: tuple[tuple[str, Any], ...]) -> BilevelProblem:
-    return _instance_of(family, params).problem("numpy")
+def _problem_of(family: str, params: tuple[tuple[str, Any], ...], start: str = "family") -> BilevelProblem:
+    problem = _instance_of(family, params).problem("numpy")
+    if start == "random":
+        theta0 = random_start(_instance_of(family, params), int(dict(params).get("seed", 0)))
+        problem = problem.with_theta0(theta0)
+    return problem
 
 
 def _problem(spec: InstanceSpec) -> BilevelProblem:
-    return _problem_of(spec.family, spec.params)
+    return _problem_of(spec.family, spec.params, spec.start)
 
 
 def specs(
-    families: list[str], profile_name: str, n_seeds: int, seed: int, *, variant: str = "", **overrides: Any
+    families: list[str], profile_name: str, n_seeds: int, seed: int, *, variant: str = "", start: str = "family",
+    **overrides: Any,
 ) -> list[InstanceSpec]:
     """One spec per (family, seed) with the profile's preset parameters (``overrides[family]`` win)."""
     available = set(load_families()) | set(BUILTIN_FAMILIES)
@@ -135,7 +186,7 @@ def specs(
         presets = PRESETS.get(name, {})
         preset = dict(presets.get(profile_name, presets.get("quick", {})))  # other profiles use the quick sizes
         preset.update(overrides.get(name, {}))
-        out.extend(InstanceSpec.of(name, variant=variant, seed=seed + i, **preset) for i in range(n_seeds))
+        out.extend(InstanceSpec.of(name, variant=variant, start=start, seed=seed + i, **preset) for i in range(n_seeds))
     return out
 
 
@@ -230,8 +281,9 @@ def block_hessian(problem: BilevelProblem, theta: np.ndarray) -> np.ndarray:
 def lower_gap(spec: InstanceSpec, theta: np.ndarray, *, max_steps: int = 20000) -> tuple[float, str]:
     """max over the lower block of Φ = σL_lower, minus Φ(θ), with x (the non-block part) fixed.
 
-    Exact for a quadratic lower level (M_lower = 0): gap = ½ gᵀ(−H_PP)⁺g, g = P∇Φ. Otherwise
-    projected gradient ascent on the block with step 1/L_lower until ‖P∇Φ‖ ≤ 1e-13 (PL: linear).
+    Exact for a quadratic lower level (M_lower = 0) without Θ: gap = ½ gᵀ(−H_PP)⁺g, g = P∇Φ. Otherwise
+    projected gradient ascent on the block with step 1/L_lower until the gradient mapping is
+    ≤ 1e-13 (‖P∇Φ‖ without Θ; PL: linear); without L_lower, L-BFGS-B on the block.
     """
     family, problem = spec.instance(), spec.problem()
     c = family.constants()
@@ -243,14 +295,36 @@ def lower_gap(spec: InstanceSpec, theta: np.ndarray, *, max_steps: int = 20000) 
         gap = 0.5 * float(grad @ np.linalg.pinv(-H, rcond=1e-12, hermitian=True) @ grad)
         return max(gap, 0.0), "exact (quadratic lower level)"
     if not c.L_lower:
-        raise ValueError(f"{spec.family} has no L_lower: the lower-level gap needs a step size")
+        return _lower_gap_lbfgs(spec, theta, mask)
     phi0 = sigma * float(problem.lower.value(theta))
     x = np.array(theta, dtype=np.float64)
     proj = problem.constraint.project if problem.constraint is not None else (lambda v: v)
     eta = 1.0 / c.L_lower
     for step in range(max_steps):
         g = mask * sigma * np.asarray(problem.lower.value_and_grad(x)[1])
-        if np.linalg.norm(g) <= 1e-13:
+        new = proj(x + eta * g)
+        if np.linalg.norm(new - x) <= 1e-13 * eta:  # the gradient mapping vanishes (= ‖P∇Φ‖ without Θ)
             break
-        x = proj(x + eta * g)
+        x = new
     return max(sigma * float(problem.lower.value(x)) - phi0, 0.0), f"projected ascent on the block ({step} steps)"
+
+
+def _lower_gap_lbfgs(spec: InstanceSpec, theta: np.ndarray, mask: np.ndarray) -> tuple[float, str]:
+    """The lower-level gap without L_lower: L-BFGS-B on −σL_lower over the block from θ (a local
+    maximum for a non-concave lower level; box bounds where Θ is a box)."""
+    family, problem = spec.instance(), spec.problem()
+    sigma = problem.sigma
+    idx = np.flatnonzero(mask)
+    base = np.array(theta, dtype=np.float64)
+    bounds = _bounds(problem, family)
+
+    def fun(y: np.ndarray) -> tuple[float, np.ndarray]:
+        x = base.copy()
+        x[idx] = y
+        value, grad = problem.lower.value_and_grad(x)
+        return -sigma * float(value), -sigma * np.asarray(grad, dtype=np.float64)[idx]
+
+    res = minimize(fun, base[idx], jac=True, method="L-BFGS-B", bounds=None if bounds is None else [bounds[i] for i in idx],
+                   options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-16})  # fmt: skip
+    gap = max(fun(base[idx])[0] - float(res.fun), 0.0)
+    return gap, f"L-BFGS-B on the block ({res.nit} iterations; a local maximum where the lower level is not concave)"

@@ -28,12 +28,15 @@ class Profile:
         inner_steps: inner steps T of C5's decorrelation runs.
         calibration_steps: horizon of C6's calibration runs.
         vpbgd_gammas: C6's penalty constants γ for V-PBGD.
-        leaderboard_steps: outer-step budget of each solver in C7.
+        leaderboard_calls: oracle-call budget (grad + HVP + third order) of every solver in C7.
         leaderboard_eps: C7's accuracy ε.
         path_points: points of A1's path toward the lower-level solution set.
         search_calls: experiment runs one counterexample search may spend.
         search_per_claim: violated instances per claim that get a search (the others report themselves).
         search_fraction: the search runs the experiment with horizons scaled by this fraction.
+        k_sweep_max: largest horizon of the K-sweeps with T = T(K) = K (C2, C3, B1); the floor
+            sweeps against T run at ``k_max``.
+        control_steps: horizon of the checker's controls (Nesterov's quadratic gets d = 2K + 1).
     """
 
     name: str
@@ -47,12 +50,14 @@ class Profile:
     inner_steps: int
     calibration_steps: int
     vpbgd_gammas: tuple[float, ...]
-    leaderboard_steps: int
+    leaderboard_calls: int
     leaderboard_eps: float
     path_points: int
     search_calls: int
     search_per_claim: int
     search_fraction: float
+    k_sweep_max: int = 128
+    control_steps: int = 1024
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -69,7 +74,7 @@ PROFILES.register("quick")(
         name="quick",
         seeds=1,
         rho_range=(-1, 5, 3),
-        k_max=512,
+        k_max=256,
         t_grid=(1, 2, 4, 8, 16, 32, 64),
         batch_grid=(1, 2, 3, 4, 6, 8),
         noise_draws=16,
@@ -77,12 +82,14 @@ PROFILES.register("quick")(
         inner_steps=40,
         calibration_steps=1024,
         vpbgd_gammas=(1.0, 3.0, 10.0, 30.0, 100.0),
-        leaderboard_steps=400,
+        leaderboard_calls=3000,
         leaderboard_eps=1e-3,
         path_points=13,
         search_calls=6,
         search_per_claim=1,
         search_fraction=0.5,
+        k_sweep_max=128,
+        control_steps=1024,
     )
 )
 
@@ -99,11 +106,13 @@ PROFILES.register("full")(
         inner_steps=200,
         calibration_steps=8192,
         vpbgd_gammas=(1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0),
-        leaderboard_steps=3000,
+        leaderboard_calls=30000,
         leaderboard_eps=1e-4,
         path_points=25,
         search_calls=40,
         search_per_claim=100,
         search_fraction=0.5,
+        k_sweep_max=512,
+        control_steps=4096,
     )
 )

@@ -1,6 +1,7 @@
 """Run the claims: :func:`verify` returns every number; :func:`write_report` writes the report folder.
 
-``verify`` runs each selected claim on each of its instances (a progress bar on stderr), searches
+``verify`` first runs the checker's controls (:mod:`proofs_checks.controls`); if one fails it runs
+no claim. Otherwise it runs each selected claim on each of its instances (a progress bar on stderr), searches
 a counterexample where a claim is violated, and returns a :class:`VerifyResults`. Results depend
 only on the claims, the profile and the seed; wall times live in a separate ``timing`` block.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from ofmu_theory.runinfo import progress as progress_bar
 from ofmu_theory.runinfo import run_metadata
 from proofs_checks.claim import CLAIMS, Claim
+from proofs_checks.controls import run_controls
 from proofs_checks.evidence import Check, FamilyResult, Verdict, combine
 from proofs_checks.profiles import PROFILES, Profile
 from proofs_checks.rates import TOL
@@ -55,6 +57,8 @@ class VerifyResults:
         runs: one :class:`ClaimRun` per claim, in the order asked.
         metadata: ``run_metadata`` (seed, resolved config, versions, devices, argv).
         timing: wall seconds per claim and instance (varies between runs; kept apart).
+        controls: the checker's controls (:mod:`proofs_checks.controls`), run before the claims;
+            when one fails no claim runs (``runs`` is empty).
     """
 
     profile: Profile
@@ -62,6 +66,12 @@ class VerifyResults:
     runs: tuple[ClaimRun, ...]
     metadata: dict[str, Any]
     timing: dict[str, Any] = field(default_factory=dict)
+    controls: tuple[Any, ...] = ()
+
+    @property
+    def checker_failed(self) -> bool:
+        """A control did not come out as it must: the claims' verdicts mean nothing."""
+        return any(not c.passed for c in self.controls)
 
     def run(self, claim_id: str) -> ClaimRun:
         for r in self.runs:
@@ -76,6 +86,8 @@ class VerifyResults:
             "profile": self.profile.to_dict(),
             "seed": self.seed,
             "tolerances": TOL.to_dict(),
+            "checker_failed": self.checker_failed,
+            "controls": [c.to_dict() for c in self.controls],
             "summary": {r.claim["id"]: r.verdict.value for r in self.runs},
             "claims": [r.to_dict() for r in self.runs],
             "metadata": self.metadata,
@@ -160,8 +172,10 @@ def verify(
         raise ValueError(f"seed must be an int >= 0, got {seed=}")
     start = time.perf_counter()
     with _single_threaded():
+        controls = run_controls(prof)
         objs: list[Claim] = [CLAIMS.get(i)() for i in ids]
-        tasks = [(obj, spec) for obj in objs for spec in obj.instances(prof, seed)]
+        failed_control = any(not c.passed for c in controls)
+        tasks = [] if failed_control else [(obj, spec) for obj in objs for spec in obj.instances(prof, seed)]
         results: dict[str, list[FamilyResult]] = {i: [] for i in ids}
         timing: dict[str, Any] = {"claims": {i: {"wall_s": 0.0, "instances": {}} for i in ids}}
         searched: dict[str, int] = {i: 0 for i in ids}
@@ -177,7 +191,8 @@ def verify(
                     result = result.with_counterexample(find_counterexample(obj, spec, prof))
                 else:
                     result = result.with_counterexample({
-                        "family": spec.family, "variant": spec.variant, "params": spec.kwargs(), "runs": 0,
+                        "family": spec.family, "variant": spec.variant, "params": spec.kwargs(), "start": spec.start,
+                        "runs": 0,
                         "found_by": f"the reported instance (the {prof.name} profile searches {prof.search_per_claim} family per claim)",
                     })  # fmt: skip
             results[obj.id].append(result)
@@ -185,6 +200,7 @@ def verify(
             timing["claims"][obj.id]["wall_s"] += dt
             timing["claims"][obj.id]["instances"][_label(result)] = dt
     timing["total_s"] = time.perf_counter() - start
-    runs = tuple(ClaimRun(claim=obj.describe(), results=tuple(results[obj.id])) for obj in objs)
+    runs = () if failed_control else tuple(ClaimRun(claim=obj.describe(), results=tuple(results[obj.id])) for obj in objs)
     config = {"claims": ids, "profile": prof.name, "search": search}
-    return VerifyResults(profile=prof, seed=seed, runs=runs, metadata=run_metadata(seed=seed, config=config), timing=timing)
+    return VerifyResults(profile=prof, seed=seed, runs=runs, metadata=run_metadata(seed=seed, config=config),
+                         timing=timing, controls=controls)  # fmt: skip

@@ -76,7 +76,7 @@ def find_counterexample(claim: Claim, spec: InstanceSpec, profile: Profile) -> d
 
     Returns a dict with the family, its parameters, how it was found and the runs spent.
     """
-    own = {"family": spec.family, "variant": spec.variant, "params": spec.kwargs()}
+    own = {"family": spec.family, "variant": spec.variant, "params": spec.kwargs(), "start": spec.start}
     strategy = STRATEGIES.get(spec.family)
     if strategy is None or not searchable(claim, spec.family) or profile.search_calls < 1:
         return {**own, "found_by": "the reported instance (no parameter search for this claim and family)", "runs": 0}
@@ -106,7 +106,8 @@ def find_counterexample(claim: Claim, spec: InstanceSpec, profile: Profile) -> d
             "found_by": f"the reported instance (a hypothesis search of {runs} runs found no other violating draw)",
         }  # fmt: skip
     return {
-        "family": spec.family, "variant": spec.variant, "params": dict(sorted(params.items())), "runs": runs,
+        "family": spec.family, "variant": spec.variant, "params": dict(sorted(params.items())), "start": spec.start,
+        "runs": runs,
         "found_by": (f"hypothesis search over family parameters and seeds, shrunk ({runs} experiment "
                      f"run{'s' if runs != 1 else ''} with the search settings)"),
     }  # fmt: skip

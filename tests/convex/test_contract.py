@@ -37,6 +37,12 @@ def test_class_attributes(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_form_matches_the_block(name: str) -> None:
+    family = FAMILIES.get(name).sample(seed=0)
+    assert family.form == ("classical" if family.block() is not None else "unlearning")
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_problem_builds_in_both_backends_with_finite_oracles(name: str, backend_name: str) -> None:
     family = sample(name, seed=1)
     problem = family.problem(backend_name)

@@ -51,6 +51,12 @@ def test_same_seed_same_instance(name: str, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_form_matches_the_block(name: str) -> None:
+    family = sample(name)
+    assert family.form == ("classical" if family.block() is not None else "unlearning")
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_params_round_trip(name: str) -> None:
     family = sample(name, 7)
     params = family.params()

@@ -18,12 +18,14 @@ TINY = Profile(
     inner_steps=20,
     calibration_steps=256,
     vpbgd_gammas=(1.0, 3.0, 10.0, 30.0),
-    leaderboard_steps=150,
+    leaderboard_calls=1000,
     leaderboard_eps=1e-2,
     path_points=9,
     search_calls=3,
     search_per_claim=1,
     search_fraction=0.5,
+    k_sweep_max=32,
+    control_steps=256,
 )
 """Smaller sweeps than "quick" (family sizes fall back to the quick presets)."""
 
