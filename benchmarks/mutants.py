@@ -6,7 +6,7 @@ A mutant is one small, realistic bug applied to one expression or statement of a
   ``==`` → ``!=``, ``is`` → ``is not``, ``in`` → ``not in``);
 * ``sign``      — ``+`` ↔ ``−``, ``*`` ↔ ``/``, a unary minus dropped;
 * ``off_by_one``— an integer literal ±1, ``range(n)`` → ``range(n − 1)``;
-* ``swap_args`` — the first two positional arguments of a call swapped;
+* ``swap_args`` — two adjacent positional arguments of a call swapped (not where they commute);
 * ``drop_call`` — a one-argument call replaced by its argument (``project(x)`` → ``x``);
 * ``drop_stmt`` — an augmented assignment removed (``count += 1`` → ``pass``);
 * ``condition`` — a test negated (``if c`` → ``if not c``), ``and`` ↔ ``or``, ``not c`` → ``c``,
@@ -31,6 +31,10 @@ PRAGMA = "pragma: no mutate"
 _NEGATE = {ast.Lt: ast.GtE, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.GtE: ast.Lt, ast.Eq: ast.NotEq,
            ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
 _BOUNDARY = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
+#: calls whose arguments commute (a swap is no bug) and backend calls whose first argument is the scalar of
+#: scalar·vector (numpy broadcasts either order, so swapping the first pair is no bug either)
+_SYMMETRIC = {"add", "mul", "vdot", "max", "min", "maximum", "minimum", "isclose", "allclose", "zip"}
+_SCALAR_FIRST = {"axpy", "axpby", "scale"}
 _BINOP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
 
 
@@ -107,10 +111,15 @@ def _call_variants(node: ast.Call) -> Iterator[tuple[str, ast.AST]]:
         yield "off_by_one", new
         return
     positional = [a for a in node.args if not isinstance(a, ast.Starred)]
-    if len(positional) == len(node.args) >= 2 and ast.dump(node.args[0]) != ast.dump(node.args[1]):
-        new = copy.deepcopy(node)
-        new.args[0], new.args[1] = new.args[1], new.args[0]
-        yield "swap_args", new
+    method = node.func.attr if isinstance(node.func, ast.Attribute) else name
+    if len(positional) == len(node.args) >= 2 and method not in _SYMMETRIC:
+        for i in range(len(node.args) - 1):
+            if i == 0 and method in _SCALAR_FIRST:
+                continue
+            if ast.dump(node.args[i]) != ast.dump(node.args[i + 1]):
+                new = copy.deepcopy(node)
+                new.args[i], new.args[i + 1] = new.args[i + 1], new.args[i]
+                yield "swap_args", new
     # dropping a type conversion or a builder (float(x), tuple(x), Path(x)) rarely models a bug
     skip = {"float", "int", "str", "bool", "tuple", "list", "dict", "set", "len", "Path", "super", "isinstance",
             "type", "repr", "iter", "next", "sorted", "print", "getattr", "hasattr"}
