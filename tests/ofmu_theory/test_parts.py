@@ -45,6 +45,10 @@ class TestSampler:
             MiniBatch(n_lower=4, n_upper=4, batch_lower=1, batch_upper=1, rank=2, world_size=2)
         with pytest.raises(ValueError, match="batch_lower"):
             MiniBatch(n_lower=4, n_upper=4, batch_lower=0, batch_upper=1)
+        with pytest.raises(ValueError, match="n_upper"):
+            MiniBatch(n_lower=4, n_upper=0, batch_lower=1, batch_upper=1)
+        # the smallest valid values on each boundary
+        MiniBatch(n_lower=1, n_upper=0, batch_lower=1, batch_upper=None, rank=1, world_size=2)
 
 
 class TestTransforms:
@@ -110,6 +114,10 @@ class TestSchedulesAndSteps:
         assert c(0) == 1.0 and abs(c(10)) < 1e-15 and abs(c(5) - 0.5) < 1e-15
         with pytest.raises(ValueError, match="steps"):
             Cosine(1.0, 0)
+
+    def test_warmup_rises_linearly_to_the_start_value(self) -> None:
+        for schedule in (LinearDecay(2.0, 0.0, 4, warmup=3), Cosine(2.0, 4, warmup=3)):
+            assert [schedule(k) for k in range(4)] == [0.5, 1.0, 1.5, 2.0]
 
     def test_armijo_accepts_sufficient_decrease(self) -> None:
         f = lambda x: (x - 3.0) ** 2  # noqa: E731

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ofmu_theory import SOLVERS, Armijo, Evaluator, get_backend
+from ofmu_theory import SOLVERS, Armijo, Cosine, Evaluator, Scheduled, Sgd, get_backend
 from ofmu_theory.sampler import Batches
 from ofmu_theory.solvers.combined import GradientPair
 from ofmu_theory.steps import Line
@@ -206,3 +206,37 @@ def test_projection_removes_the_conflicting_component_only(
         np.testing.assert_allclose(g_d - g_hat, pair.inner / pair.gr2 * g_r, rtol=1e-12, atol=1e-14)
     else:
         np.testing.assert_allclose(g_hat, g_d, rtol=1e-12, atol=1e-14)
+
+
+# --- the shared step: decoupled weight decay, masks, scheduled step sizes, the iteration counter -----
+@given(seed=seeds, eta=step_sizes, decay=st.floats(0.0, 1.0), masked=st.booleans())
+@settings(max_examples=10)
+def test_one_step_with_decoupled_weight_decay(seed: int, eta: float, decay: float, masked: bool) -> None:
+    """Fine-tuning (γ_f = 0) with SGD and decoupled decay: θ_1 = θ_0 − η·m⊙(∇L_r(θ_0) + wd·θ_0)."""
+    problem = poly_problem(seed, 4, "numpy")
+    mask = np.array([1.0, 0.0, 1.0, 0.0]) if masked else None
+    solver = SOLVERS.get("scalarized")(forget_weight=0.0, eta=eta, transform=Sgd(weight_decay=decay), update_mask=mask, max_steps=1)
+    theta0 = problem.theta0
+    _, g_r = problem.upper.value_and_grad(theta0)
+    delta = -eta * (g_r + decay * theta0)
+    expected = theta0 + (delta if mask is None else mask * delta)
+    np.testing.assert_allclose(solver.run(problem).theta, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["ofmu", "scalarized", "projection", "alternating"])
+@given(start=st.floats(1e-3, 0.1), steps=st.integers(1, 4), warmup=st.integers(0, 2))
+@settings(max_examples=5)
+def test_scheduled_step_sizes_follow_their_schedule(name: str, start: float, steps: int, warmup: int) -> None:
+    schedule = Cosine(start, steps, end=start / 10, warmup=warmup)
+    rule = Scheduled(schedule)
+    kwargs = {"eta_out": rule} if name in ("ofmu", "alternating") else {"eta": rule}
+    trace = SOLVERS.get(name)(max_steps=5, **kwargs).run(poly_problem(1, 3, "numpy")).trace
+    np.testing.assert_allclose(trace["eta_out"], [schedule(k) for k in range(5)], rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", SOLVERS.names())
+def test_iteration_counter_and_trace_rows(name: str) -> None:
+    """The state's k counts the outer iterations (it drives schedules and resumption); trace k = 0..K−1."""
+    result = SOLVERS.get(name)(max_steps=3).run(poly_problem(2, 3, "numpy"))
+    assert result.nit == result.state.k == 3
+    np.testing.assert_array_equal(result.trace["k"], [0.0, 1.0, 2.0])
