@@ -146,7 +146,9 @@ def run_package(name: str, *, copy: Path, seed: int, sample: int, budget_s: floa
     pkg = PACKAGES[name]
     files = [f for f in iter_files(copy, list(pkg.files)) if str(f.relative_to(copy)) not in pkg.exclude]
     everything = [m for f in files for m in mutants_of(f, copy)]
-    chosen = random.Random(seed).sample(everything, min(sample, len(everything)))
+    order = list(range(len(everything)))
+    random.Random(seed).shuffle(order)  # a larger --sample extends a smaller one with the same seed
+    chosen = [everything[i] for i in order[:sample]]
     baseline_args = list(pkg.tests)
     outcome, base_s = _run_tests(copy, baseline_args, timeout=1800)
     if outcome != "survived":
