@@ -141,6 +141,48 @@ def _tests_for(pkg: Package, path: str) -> list[str]:
     return [*pkg.tests, *extra]
 
 
+def _execute(copy: Path, pkg: Package, mutant, base_s: float) -> tuple[str, float]:
+    """Write the mutant into the copy, run its tests, restore the file."""
+    target = copy / mutant.path
+    original = target.read_text()
+    target.write_text(mutant.source)
+    try:
+        return _run_tests(copy, _tests_for(pkg, mutant.path), timeout=3 * base_s + 10)
+    finally:
+        target.write_text(original)
+
+
+def _baseline(copy: Path, name: str, pkg: Package) -> float:
+    outcome, base_s = _run_tests(copy, list(pkg.tests), timeout=1800)
+    if outcome != "survived":
+        raise RuntimeError(f"the unmutated tests of {name} do not pass in the scratch copy ({outcome})")
+    return base_s
+
+
+def rerun_survivors(name: str, record: dict, *, copy: Path, log, save) -> dict:
+    """Re-test a stored run's survivors with the current tests (after tests were added to kill them).
+
+    A survivor whose mutant no longer exists (its source line changed) keeps its outcome and is marked.
+    """
+    pkg = PACKAGES[name]
+    files = iter_files(copy, list(pkg.files))
+    current = {m.key: m for f in files for m in mutants_of(f, copy)}
+    base_s = _baseline(copy, name, pkg)
+    survivors = [m for m in record["mutants"] if m["outcome"] == "survived"]
+    for i, entry in enumerate(survivors):
+        mutant = current.get(entry["key"])
+        if mutant is None:
+            entry["rerun"] = "source changed: not re-run"
+            continue
+        outcome, secs = _execute(copy, pkg, mutant, base_s)
+        entry.update(outcome=outcome, seconds=round(secs, 2), rerun=date.today().isoformat(), line=mutant.line)
+        log(f"[re-run {i + 1}/{len(survivors)}] {outcome:>9} {secs:5.1f}s {mutant.describe()}")
+        save(record)
+    record["rerun"] = date.today().isoformat()
+    save(record)
+    return record
+
+
 def run_package(name: str, *, copy: Path, seed: int, sample: int, budget_s: float, log, save) -> dict:
     """Run a seeded sample of one package's mutants; returns the package's result record."""
     pkg = PACKAGES[name]
@@ -149,10 +191,7 @@ def run_package(name: str, *, copy: Path, seed: int, sample: int, budget_s: floa
     order = list(range(len(everything)))
     random.Random(seed).shuffle(order)  # a larger --sample extends a smaller one with the same seed
     chosen = [everything[i] for i in order[:sample]]
-    baseline_args = list(pkg.tests)
-    outcome, base_s = _run_tests(copy, baseline_args, timeout=1800)
-    if outcome != "survived":
-        raise RuntimeError(f"the unmutated tests of {name} do not pass in the scratch copy ({outcome})")
+    base_s = _baseline(copy, name, pkg)
     log(f"{name}: {len(everything)} mutants in {len(files)} files; sample {len(chosen)}; tests pass in {base_s:.1f} s")
     results, start = [], time.perf_counter()
     record = {
@@ -164,13 +203,7 @@ def run_package(name: str, *, copy: Path, seed: int, sample: int, budget_s: floa
         if time.perf_counter() - start > budget_s:
             log(f"{name}: time budget reached after {i} mutants")
             break
-        target = copy / mutant.path
-        original = target.read_text()
-        target.write_text(mutant.source)
-        try:
-            outcome, secs = _run_tests(copy, _tests_for(pkg, mutant.path), timeout=3 * base_s + 10)
-        finally:
-            target.write_text(original)
+        outcome, secs = _execute(copy, pkg, mutant, base_s)
         results.append({"key": mutant.key, "path": mutant.path, "line": mutant.line, "operator": mutant.operator,
                         "before": mutant.before, "after": mutant.after, "outcome": outcome, "seconds": round(secs, 2)})
         log(f"[{i + 1}/{len(chosen)}] {outcome:>9} {secs:5.1f}s {mutant.describe()}")
@@ -217,6 +250,12 @@ def render(records: dict[str, dict]) -> str:
         survivors = [m for m in rec["mutants"] if m["outcome"] == "survived"]
         errors = [m for m in rec["mutants"] if m["outcome"].startswith("error")]
         lines.append(f"## Survivors: {name}\n")
+        if rec.get("rerun"):
+            again = [m for m in rec["mutants"] if m.get("rerun", "").startswith("20")]
+            now_killed = sum(m["outcome"] != "survived" for m in again)
+            lines.append(f"The {len(again)} survivors of the run were re-tested on {rec['rerun']} "
+                         f"(`--rerun-survivors`) with the tests as of then: {now_killed} are now killed and "
+                         "counted as killed above.\n")
         if not survivors:
             lines.append("None.\n")
         for m in sorted(survivors, key=lambda m: (m["path"], m["line"])):
@@ -247,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the mutant sample (default 0)")
     parser.add_argument("--sample", type=int, default=200, help="mutants drawn per package (default 200)")
     parser.add_argument("--budget-min", type=float, default=60.0, help="stop a package after this many minutes (default 60)")
+    parser.add_argument("--rerun-survivors", action="store_true",
+                        help="re-test the stored survivors of --package with the current tests instead of a new sample")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     args = parser.parse_args(argv)
     if args.sample < 1:
@@ -269,8 +310,13 @@ def main(argv: list[str] | None = None) -> int:
                     records[name] = record
                     write_json(RESULTS, records)
 
-                run_package(name, copy=copy, seed=args.seed, sample=args.sample,
-                            budget_s=60 * args.budget_min, log=log, save=save)
+                if args.rerun_survivors:
+                    if name not in records:
+                        raise SystemExit(f"--rerun-survivors: no stored run of {name!r} in {RESULTS.relative_to(ROOT)}")
+                    rerun_survivors(name, records[name], copy=copy, log=log, save=save)
+                else:
+                    run_package(name, copy=copy, seed=args.seed, sample=args.sample,
+                                budget_s=60 * args.budget_min, log=log, save=save)
         finally:
             os.chdir(ROOT)
             shutil.rmtree(copy, ignore_errors=True)
