@@ -34,3 +34,22 @@ def test_quiet_turns_progress_bars_off_for_the_command_only(monkeypatch) -> None
 def test_bad_input_prints_an_error_and_exits_2(capsys) -> None:
     assert run_command(_parser({}, ValueError("rho must be > 0, got rho=0")), []) == 2
     assert "ofmu: error: rho must be > 0, got rho=0" in capsys.readouterr().err
+
+
+def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys) -> None:
+    import json
+
+    import numpy as np
+
+    import convex  # noqa: F401  (registers the families)
+    from ofmu_theory import FAMILIES
+    from ofmu_theory.cli import DEFAULT_FAMILY, main
+
+    out = tmp_path / "result.json"
+    assert main(["solve", "--steps", "3", "--set", "rho=2", "--quiet", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["nit"] == 3 and saved["options"]["rho"] == 2
+    reference = FAMILIES.get(DEFAULT_FAMILY).sample(seed=0).solution()
+    dist = float(np.linalg.norm(np.asarray(saved["theta"]) - reference))
+    assert f"distance to the bilevel solution θ*: {dist:.6g}" in printed
