@@ -72,3 +72,28 @@ def test_axpby_matches_the_formula() -> None:
     x, y = _vec(6, torch.float64), _vec(7, torch.float64)
     for got, want in zip(B.axpby(0.3, x, -1.7, y), [0.3 * a - 1.7 * b for a, b in zip(x, y)], strict=True):
         torch.testing.assert_close(got, want, rtol=1e-15, atol=0)
+
+
+def test_every_oracle_passes_through_reduce() -> None:
+    """``reduce`` (the all-reduce of data parallelism) is applied to each value, gradient and product."""
+    from ofmu_theory import TorchObjective
+
+    def loss(params, batch):
+        (x,) = params
+        return (x**4).sum() + x[0] * x[1]
+
+    def triple(out):
+        return tuple(3.0 * t for t in out) if isinstance(out, tuple) else 3.0 * out
+
+    plain, reduced = TorchObjective(loss), TorchObjective(loss, reduce=triple)
+    theta, u, v = ((torch.tensor(x, dtype=torch.float64),) for x in ([0.3, -1.2, 0.7], [1.0, 0.5, -2.0], [-0.4, 2.0, 1.0]))
+    pairs = [
+        (plain.value(theta), reduced.value(theta)),
+        (plain.value_and_grad(theta)[0], reduced.value_and_grad(theta)[0]),
+        (plain.value_and_grad(theta)[1][0], reduced.value_and_grad(theta)[1][0]),
+        (plain.hvp(theta, v)[0], reduced.hvp(theta, v)[0]),
+        (plain.hvp_fwd_rev(theta, v)[0], reduced.hvp_fwd_rev(theta, v)[0]),
+        (plain.d3(theta, u, v)[0], reduced.d3(theta, u, v)[0]),
+    ]
+    for one, three in pairs:
+        torch.testing.assert_close(three, 3.0 * one, rtol=1e-14, atol=0.0)
