@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ofmu_theory import SOLVERS, Armijo, Cosine, Evaluator, Scheduled, Sgd, get_backend
@@ -240,3 +240,33 @@ def test_iteration_counter_and_trace_rows(name: str) -> None:
     result = SOLVERS.get(name)(max_steps=3).run(poly_problem(2, 3, "numpy"))
     assert result.nit == result.state.k == 3
     np.testing.assert_array_equal(result.trace["k"], [0.0, 1.0, 2.0])
+
+
+# --- JSON output stays standard JSON ---------------------------------------------------------------
+_json_values = st.recursive(
+    st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10, 10) | st.text(max_size=3) | st.none(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(obj=_json_values)
+@example(obj={"a": [1.0, float("nan")], "b": {"c": float("-inf")}, "d": (float("inf"),)})
+@settings(max_examples=100)  # cheap: no oracle calls
+def test_to_jsonable_encodes_nan_and_inf_at_any_depth(obj) -> None:
+    import json
+
+    from ofmu_theory.io import to_jsonable
+
+    def decode(x):  # the inverse of the encoding, to compare with the input
+        if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+            return float(x)
+        if isinstance(x, dict):
+            return {k: decode(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [decode(v) for v in x]
+        return x
+
+    text = json.dumps(to_jsonable(obj), allow_nan=False)  # raises if a NaN or inf was left as a number
+    expected = json.loads(json.dumps(obj, allow_nan=True))
+    assert repr(decode(json.loads(text))) == repr(decode(expected))
