@@ -47,8 +47,8 @@ class Package:
     files: tuple[str, ...]
     tests: tuple[str, ...]
     exclude: tuple[str, ...] = ()
-    #: per-file extra tests (a module whose only test is slow or spawns processes)
-    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: per-file test arguments replacing ``tests`` (a module whose only test is slow or spawns processes)
+    overrides: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 PACKAGES: dict[str, Package] = {
@@ -56,7 +56,7 @@ PACKAGES: dict[str, Package] = {
         files=("ofmu_theory/**/*.py",),
         # test_distributed spawns two ranks (~25 s): it runs only for distributed.py's mutants
         tests=("tests/ofmu_theory", "--ignore=tests/ofmu_theory/test_distributed.py"),
-        extra=(("ofmu_theory/distributed.py", ("tests/ofmu_theory/test_distributed.py",)),),
+        overrides=(("ofmu_theory/distributed.py", ("tests/ofmu_theory",)),),
     ),
     "rates": Package(files=("proofs_checks/rates.py",), tests=("tests/proofs_checks/test_rates.py",)),
     "metrics": Package(
@@ -137,8 +137,7 @@ def _run_tests(copy: Path, args: list[str], timeout: float) -> tuple[str, float]
 
 
 def _tests_for(pkg: Package, path: str) -> list[str]:
-    extra = dict(pkg.extra).get(path, ())
-    return [*pkg.tests, *extra]
+    return list(dict(pkg.overrides).get(path, pkg.tests))
 
 
 def _execute(copy: Path, pkg: Package, mutant, base_s: float) -> tuple[str, float]:
