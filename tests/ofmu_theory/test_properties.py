@@ -270,3 +270,15 @@ def test_to_jsonable_encodes_nan_and_inf_at_any_depth(obj) -> None:
     text = json.dumps(to_jsonable(obj), allow_nan=False)  # raises if a NaN or inf was left as a number
     expected = json.loads(json.dumps(obj, allow_nan=True))
     assert repr(decode(json.loads(text))) == repr(decode(expected))
+
+
+@pytest.mark.parametrize("name", SOLVERS.names())
+def test_trace_rows_hold_python_floats_on_torch(name: str) -> None:
+    """A step's row is numbers, never tensors (a CUDA tensor would not convert into the trace's columns)."""
+    rows: list[dict] = []
+    solver = SOLVERS.get(name)(max_steps=2)
+    solver.run(poly_problem(4, 3, "torch"), callback=lambda info: rows.append(info.record))
+    assert len(rows) == 2
+    for row in rows:
+        bad = {k: type(v).__name__ for k, v in row.items() if type(v) not in (float, int)}
+        assert not bad, bad

@@ -24,3 +24,12 @@ def test_torch_threads_sets_and_restores():
 def test_torch_threads_rejects_bad_counts(bad):
     with pytest.raises(ValueError, match="threads must be an int >= 1"), torch_threads(bad):
         pass
+
+
+def test_device_info_in_a_single_process():
+    from ofmu_theory.runinfo import device_info
+
+    info = device_info()
+    assert info["world_size"] == 1
+    assert info["cpu_threads"] == torch.get_num_threads()
+    assert info["cuda_device_count"] == torch.cuda.device_count()
