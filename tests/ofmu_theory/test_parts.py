@@ -181,8 +181,9 @@ def test_registry_errors_list_valid_names() -> None:
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path) -> None:
     path = tmp_path / "out.json"
-    write_json(path, {"x": float("nan"), "y": np.arange(2)})
-    assert json.loads(path.read_text()) == {"x": "nan", "y": [0, 1]}
+    write_json(path, {"x": float("nan"), "y": np.arange(2), "a": 1})
+    assert json.loads(path.read_text()) == {"x": "nan", "y": [0, 1], "a": 1}
+    assert list(json.loads(path.read_text())) == ["x", "y", "a"]  # keys stay in the order they were written
     with pytest.raises(RuntimeError):
         with atomic_open(path) as handle:
             handle.write("half")
