@@ -36,7 +36,7 @@ def test_bad_input_prints_an_error_and_exits_2(capsys) -> None:
     assert "ofmu: error: rho must be > 0, got rho=0" in capsys.readouterr().err
 
 
-def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys) -> None:
+def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys, backend_name: str) -> None:
     import json
 
     import numpy as np
@@ -46,7 +46,7 @@ def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys) -> N
     from ofmu_theory.cli import DEFAULT_FAMILY, main
 
     out = tmp_path / "result.json"
-    assert main(["solve", "--steps", "3", "--set", "rho=2", "--quiet", "--json", str(out)]) == 0
+    assert main(["solve", "--steps", "3", "--set", "rho=2", "--backend", backend_name, "--quiet", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     saved = json.loads(out.read_text())
     assert saved["nit"] == 3 and saved["options"]["rho"] == 2
