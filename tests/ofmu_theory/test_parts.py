@@ -136,6 +136,9 @@ class TestSchedulesAndSteps:
         assert parse_step_rule("1/L*0.5").scale == 0.5
         with pytest.raises(ValueError, match="cannot parse"):
             parse_step_rule("fast")
+        for bad in (0.0, -1.0, float("inf"), float("nan")):
+            with pytest.raises(ValueError, match="eta must be a finite number > 0"):
+                steps.as_step_rule(bad, name="eta")
 
 
 class TestConstraints:
@@ -152,9 +155,12 @@ class TestConstraints:
             y = y * min(1.0, radius / np.abs(y).sum())
             assert (x - p) @ (y - p) <= 1e-10
 
-    def test_vjp_matches_finite_differences_and_torch(self) -> None:
+    @pytest.mark.parametrize("spiky", [False, True])
+    def test_vjp_matches_finite_differences_and_torch(self, spiky: bool) -> None:
         rng = np.random.default_rng(0)
         x, w = 2 * rng.standard_normal(6), rng.standard_normal(6)
+        if spiky:  # one coordinate dominates: the ℓ1 projection's support has a single element
+            x[2] = 10.0
         for c in (L1Ball(radius=1.0), Box(lo=-0.5, hi=0.5), Box(lo=0, hi=1, mask=np.array([1, 0, 1, 0, 1, 0.0]))):
             eps = 1e-7
             J = np.array([(c._project(x + eps * e, np) - c._project(x - eps * e, np)) / (2 * eps) for e in np.eye(6)]).T

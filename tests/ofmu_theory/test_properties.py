@@ -18,6 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ofmu_theory import SOLVERS, Armijo, Box, Cosine, Evaluator, Scheduled, Sgd, get_backend
+from ofmu_theory.schedules import Constant as ConstantSchedule
 from ofmu_theory.sampler import Batches
 from ofmu_theory.solvers.combined import GradientPair
 from ofmu_theory.steps import Line
@@ -285,3 +286,24 @@ def test_trace_rows_hold_python_floats_on_torch(name: str) -> None:
     for row in rows:
         bad = {k: type(v).__name__ for k, v in row.items() if type(v) not in (float, int)}
         assert not bad, bad
+
+
+@given(seed=seeds, eta=step_sizes, alpha=st.floats(0.0, 2.0))
+@settings(max_examples=10)
+def test_one_step_with_an_l1_term(seed: int, eta: float, alpha: float) -> None:
+    """Fine-tuning with the ℓ1 term α‖θ‖₁: θ_1 = θ_0 − η(∇L_r(θ_0) + α·sign θ_0) (sign 0 = 0)."""
+    problem = poly_problem(seed, 4, "numpy")
+    theta0 = problem.theta0.copy()
+    theta0[1] = 0.0
+    solver = SOLVERS.get("scalarized")(forget_weight=0.0, eta=eta, l1=ConstantSchedule(alpha), max_steps=1)
+    _, g_r = problem.upper.value_and_grad(theta0)
+    expected = theta0 - eta * (g_r + alpha * np.sign(theta0))
+    np.testing.assert_allclose(solver.run(problem, theta0).theta, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("outer_steps", [None, 3])
+def test_alternating_takes_T_max_steps_and_S_min_steps(outer_steps: int | None) -> None:
+    """Per outer iteration: T = inner_steps forget gradients and S = outer_steps retain gradients (defaults 1, 1)."""
+    kwargs = {} if outer_steps is None else {"outer_steps": outer_steps}
+    result = SOLVERS.get("alternating")(max_steps=2, **kwargs).run(poly_problem(0, 3, "numpy"))
+    assert result.n_grad == 2 * (1 + (outer_steps or 1))
