@@ -307,3 +307,27 @@ def test_alternating_takes_T_max_steps_and_S_min_steps(outer_steps: int | None) 
     kwargs = {} if outer_steps is None else {"outer_steps": outer_steps}
     result = SOLVERS.get("alternating")(max_steps=2, **kwargs).run(poly_problem(0, 3, "numpy"))
     assert result.n_grad == 2 * (1 + (outer_steps or 1))
+
+
+# --- the smoothed cosine -----------------------------------------------------------------------------
+@given(seed=seeds, n=st.integers(1, 6), delta=st.sampled_from([1e-12, 1e-3, 0.1, 1.0]), scale=st.sampled_from([1e-2, 1.0, 1e2]))
+def test_cosine_terms_are_the_smoothed_cosine_and_its_partial_derivatives(seed: int, n: int, delta: float, scale: float) -> None:
+    """S = ⟨a, b⟩/(n_a n_b) with n_x = √(‖x‖² + δ²); p = ∂S/∂a and q = ∂S/∂b (central differences)."""
+    from ofmu_theory.similarity import cosine_terms
+
+    b = get_backend("numpy")
+    rng = np.random.default_rng(seed)
+    a, g = scale * rng.standard_normal(n), rng.standard_normal(n)
+
+    def cosine(x: np.ndarray, y: np.ndarray) -> float:
+        return float(x @ y / (np.sqrt(x @ x + delta**2) * np.sqrt(y @ y + delta**2)))
+
+    terms = cosine_terms(b, a, g, delta)
+    assert np.isclose(terms.cosine, cosine(a, g), rtol=1e-12, atol=1e-15)
+    assert np.isclose(terms.norm_a, np.sqrt(a @ a + delta**2), rtol=1e-14)
+    h = 1e-6 * scale
+    dS_da = [(cosine(a + h * e, g) - cosine(a - h * e, g)) / (2 * h) for e in np.eye(n)]
+    dS_db = [(cosine(a, g + 1e-6 * e) - cosine(a, g - 1e-6 * e)) / 2e-6 for e in np.eye(n)]
+    # central differences with h ≈ 1e-6·scale: truncation O(h²) and round-off O(ε/h) stay below 1e-6 relative
+    np.testing.assert_allclose(terms.p, dS_da, rtol=1e-5, atol=1e-7 / scale)
+    np.testing.assert_allclose(terms.q, dS_db, rtol=1e-5, atol=1e-7)
