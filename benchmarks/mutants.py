@@ -48,6 +48,7 @@ class Mutant:
         operator: the operator family (see the module docstring).
         before, after: source of the node before and after the mutation.
         source: the whole mutated file.
+        context: the (stripped) source line the node starts on.
     """
 
     path: str
@@ -56,15 +57,20 @@ class Mutant:
     before: str
     after: str
     source: str
+    context: str = ""
 
     @property
     def key(self) -> str:
-        """A stable name: file, operator and the before/after text (independent of line numbers)."""
-        digest = hashlib.sha1(f"{self.path}|{self.operator}|{self.before}|{self.after}".encode()).hexdigest()[:10]
-        return f"{self.path}:{self.operator}:{digest}"
+        """A stable name: file, operator, the line's text and the before/after text (not the line number)."""
+        return mutant_key(self.path, self.operator, self.context, self.before, self.after)
 
     def describe(self) -> str:
         return f"{self.path}:{self.line} [{self.operator}] {_short(self.before)} → {_short(self.after)}"
+
+
+def mutant_key(path: str, operator: str, context: str, before: str, after: str) -> str:
+    digest = hashlib.sha1(f"{path}|{operator}|{context}|{before}|{after}".encode()).hexdigest()[:10]
+    return f"{path}:{operator}:{digest}"
 
 
 def _short(text: str, width: int = 90) -> str:
@@ -215,7 +221,7 @@ def mutants_of(path: Path, root: Path) -> list[Mutant]:
         if (node.lineno, op, after) in seen:
             continue
         seen.add((node.lineno, op, after))
-        out.append(Mutant(rel, node.lineno, op, before, after, mutated))
+        out.append(Mutant(rel, node.lineno, op, before, after, mutated, lines[node.lineno - 1].strip()))
     return out
 
 
