@@ -256,6 +256,13 @@ def render(records: dict[str, dict]) -> str:
             f"{s['score']:.1%} | {s['score_excl_equivalent']:.1%} | {rec['wall_s'] / 60:.0f} min ({rec['date']}) |"
         )
     lines.append("\nCommand for each row: `python -m benchmarks.mutation --package NAME --seed SEED --sample N`.\n")
+    lines += [
+        "The five bugs that issue 18 found by hand (forward differences around the wrong base gradient with "
+        "β > 0, ρ applied one step late, inner steps without the projection onto Θ, Armijo's test with the wrong "
+        "sign, the projection solver's conflict test inverted) each have a property test in "
+        "tests/ofmu_theory/test_properties.py that fails on the bug; the operators above include each of them "
+        "(a dropped or swapped call, an index moved by one, a flipped sign or comparison).\n",
+    ]
     for name, rec in records.items():
         survivors = [m for m in rec["mutants"] if m["outcome"] == "survived"]
         errors = [m for m in rec["mutants"] if m["outcome"].startswith("error")]
