@@ -40,6 +40,11 @@ class TestSampler:
         for i in range(20):
             assert not set(a.draw(i).upper) & set(b.draw(i).upper)
 
+    def test_steps_per_epoch(self) -> None:
+        assert MiniBatch(n_lower=10, n_upper=4, batch_lower=None, batch_upper=2).steps_per_epoch() == 1
+        assert MiniBatch(n_lower=10, n_upper=4, batch_lower=3, batch_upper=2).steps_per_epoch() == 4
+        assert MiniBatch(n_lower=10, n_upper=4, batch_lower=3, batch_upper=2, rank=1, world_size=2).steps_per_epoch() == 2
+
     def test_validation(self) -> None:
         with pytest.raises(ValueError, match="rank"):
             MiniBatch(n_lower=4, n_upper=4, batch_lower=1, batch_upper=1, rank=2, world_size=2)

@@ -97,3 +97,12 @@ def test_every_oracle_passes_through_reduce() -> None:
     ]
     for one, three in pairs:
         torch.testing.assert_close(three, 3.0 * one, rtol=1e-14, atol=0.0)
+
+
+def test_norm_and_vdot_are_differentiable_through_a_graph() -> None:
+    """With inputs that need a graph the generic (differentiable) paths are taken: ∇‖x‖ = x/‖x‖."""
+    x = tuple(t.double().requires_grad_(True) for t in _vec(3))
+    grads = torch.autograd.grad(B.norm(x), x)
+    n = math.sqrt(sum(float((t.detach() ** 2).sum()) for t in x))
+    for g, t in zip(grads, x, strict=True):
+        torch.testing.assert_close(g, t.detach() / n)
