@@ -100,9 +100,23 @@ def test_every_oracle_passes_through_reduce() -> None:
 
 
 def test_norm_and_vdot_are_differentiable_through_a_graph() -> None:
-    """With inputs that need a graph the generic (differentiable) paths are taken: ∇‖x‖ = x/‖x‖."""
+    """B.norm is differentiable when its input needs a graph: ∇‖x‖ = x/‖x‖."""
     x = tuple(t.double().requires_grad_(True) for t in _vec(3))
     grads = torch.autograd.grad(B.norm(x), x)
     n = math.sqrt(sum(float((t.detach() ** 2).sum()) for t in x))
     for g, t in zip(grads, x, strict=True):
         torch.testing.assert_close(g, t.detach() / n)
+
+
+def test_module_params_select_by_name_and_reject_unknown_names() -> None:
+    from ofmu_theory.modules import ModuleParams
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    assert ModuleParams.of(model).names == ("0.weight", "0.bias", "1.weight", "1.bias")
+    assert ModuleParams.of(model, ["1.bias"]).names == ("1.bias",)
+    with pytest.raises(ValueError, match=r"no parameters named \['2.weight'\]"):
+        ModuleParams.of(model, ["0.bias", "2.weight"])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        ModuleParams.of(model)
