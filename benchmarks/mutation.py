@@ -77,6 +77,16 @@ EQUIVALENT: dict[str, str] = {
         "(the branch only saves two kernels)",
     "ofmu_theory/evaluator.py:drop_call:1a743fd44f":
         "the θ of the point returned by penalised is read by no solver or check; its other fields are detached",
+    "ofmu_theory/evaluator.py:drop_call:c04d3ae768":
+        "project_vjp detaches its point itself (torch) or never sees a graph (numpy)",
+    "ofmu_theory/backends/torch_backend.py:drop_call:4a7d44eb3b":
+        "torch._foreach_norm gives the same value and, in the pinned torch, the same gradient through a graph "
+        "(test_norm_and_vdot_are_differentiable_through_a_graph passes on the mutant)",
+    "ofmu_theory/constraints.py:compare:e62e5129ff":
+        "the box's VJP at x = hi exactly, where the projection has no derivative: either one-sided derivative is "
+        "a valid choice, and the gradient mapping evaluates it at θ + ηP∇Φ, not at a projected point",
+    "ofmu_theory/constraints.py:compare:0d8a64f48b":
+        "the box's VJP at x = lo exactly (as for hi)",
 }
 
 
