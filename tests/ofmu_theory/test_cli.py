@@ -53,3 +53,13 @@ def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys, back
     reference = FAMILIES.get(DEFAULT_FAMILY).sample(seed=0).solution()
     dist = float(np.linalg.norm(np.asarray(saved["theta"]) - reference))
     assert f"distance to the bilevel solution θ*: {dist:.6g}" in printed
+
+
+def test_solve_draws_a_progress_bar_unless_quiet(monkeypatch, capsys) -> None:
+    from ofmu_theory.cli import main
+
+    monkeypatch.setenv(PROGRESS_ENV, "1")
+    assert main(["solve", "--steps", "2", "--set", "eta_out=0.01"]) == 0
+    assert "ofmu" in capsys.readouterr().err
+    assert main(["solve", "--steps", "2", "--set", "eta_out=0.01", "--quiet"]) == 0
+    assert "ofmu" not in capsys.readouterr().err

@@ -120,6 +120,16 @@ class TestSchedulesAndSteps:
         with pytest.raises(ValueError, match="steps"):
             Cosine(1.0, 0)
 
+    def test_schedule_validation(self) -> None:
+        for kwargs in ({"start": -1.0}, {"start": 1.0, "end": -1.0}):
+            with pytest.raises(ValueError, match="start and end must be >= 0"):
+                LinearDecay(**kwargs)
+
+    def test_a_line_without_k_is_step_zero(self) -> None:
+        rule = steps.Scheduled(Cosine(1.0, 4, end=0.5))
+        choice = rule(Line(f0=0.0, slope=float("nan"), value_at=lambda eta: 0.0, smoothness=None, what="t"))
+        assert choice.eta == 1.0
+
     def test_warmup_rises_linearly_to_the_start_value(self) -> None:
         for schedule in (LinearDecay(2.0, 0.0, 4, warmup=3), Cosine(2.0, 4, warmup=3)):
             assert [schedule(k) for k in range(4)] == [0.5, 1.0, 1.5, 2.0]
