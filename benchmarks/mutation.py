@@ -87,6 +87,12 @@ EQUIVALENT: dict[str, str] = {
         "a valid choice, and the gradient mapping evaluates it at θ + ηP∇Φ, not at a projected point",
     "ofmu_theory/constraints.py:compare:0d8a64f48b":
         "the box's VJP at x = lo exactly (as for hi)",
+    "ofmu_theory/backends/torch_backend.py:swap_args:e1f95ef57b":
+        "_no_graph(*vectors) asks whether any of its arguments needs a graph: their order does not matter",
+    "ofmu_theory/backends/torch_backend.py:swap_args:1bf6ddb538":
+        "_no_graph(*vectors) asks whether any of its arguments needs a graph: their order does not matter",
+    "ofmu_theory/objectives.py:condition:b182e4544a":
+        "a default in the abstract Objective.hvp signature: every implementation declares its own",
 }
 
 
