@@ -208,6 +208,7 @@ def mutants_of(path: Path, root: Path) -> list[Mutant]:
     collector = _Collector(skip)
     collector.visit(tree)
     rel, out, seen = str(path.relative_to(root)), [], set()
+    occurrences: dict[tuple[str, str, str, str], int] = {}
     for node, op, new in collector.found:
         before = ast.get_source_segment(source, node) or ast.unparse(node)
         after = "pass" if isinstance(new, ast.Pass) else ast.unparse(new)
@@ -221,7 +222,10 @@ def mutants_of(path: Path, root: Path) -> list[Mutant]:
         if (node.lineno, op, after) in seen:
             continue
         seen.add((node.lineno, op, after))
-        out.append(Mutant(rel, node.lineno, op, before, after, mutated, lines[node.lineno - 1].strip()))
+        context = lines[node.lineno - 1].strip()
+        n = occurrences[(op, context, before, after)] = occurrences.get((op, context, before, after), 0) + 1
+        # the same edit on an identical line elsewhere in the file: number it, so every key names one mutant
+        out.append(Mutant(rel, node.lineno, op, before, after, mutated, context if n == 1 else f"{context}#{n}"))
     return out
 
 
