@@ -89,11 +89,13 @@ EQUIVALENT: dict[str, str] = {
         "the box's VJP at x = lo exactly (as for hi)",
     "ofmu_theory/backends/torch_backend.py:swap_args:e1f95ef57b":
         "_no_graph(*vectors) asks whether any of its arguments needs a graph: their order does not matter",
-    "ofmu_theory/backends/torch_backend.py:swap_args:1bf6ddb538":
+    "ofmu_theory/backends/torch_backend.py:swap_args:9b5ec8aab0":
         "_no_graph(*vectors) asks whether any of its arguments needs a graph: their order does not matter",
     "ofmu_theory/cli.py:drop_call:f7edad29f3":
         "every synthetic family's θ is one tensor on torch: numpy turns the 1-tuple into a (1, d) array and the "
         "distance printed is the same",
+    "ofmu_theory/steps.py:drop_call:2a5963ee12":
+        "as_step_rule then builds Constant(eta), whose own check rejects inf with the same message",
     "ofmu_theory/objectives.py:condition:b182e4544a":
         "a default in the abstract Objective.hvp signature: every implementation declares its own",
 }
