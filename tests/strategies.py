@@ -192,3 +192,36 @@ def hyper_cleaning_params(draw: st.DrawFn) -> dict:
 
 
 nonconvex_params["hyper_cleaning"] = hyper_cleaning_params()
+
+
+# solver parts (constraints, transforms, step sizes)
+
+step_sizes = st.floats(min_value=-3.0, max_value=1.0).map(lambda e: 10.0**e)
+"""Step sizes log-uniform in [1e-3, 10]: from timid to far past any stable step."""
+
+
+@st.composite
+def constraint_sets(draw: st.DrawFn, d: int):
+    """An ℓ1 ball (radius in [0.05, 2]) or a box [lo, hi] (possibly masked) in R^d."""
+    from ofmu_theory import Box, L1Ball
+
+    if draw(st.booleans()):
+        return L1Ball(radius=draw(st.floats(0.05, 2.0)))
+    lo = draw(st.floats(-1.0, 0.5))
+    mask = np.random.default_rng(draw(seeds)).integers(0, 2, d).astype(float) if draw(st.booleans()) else None
+    return Box(lo=lo, hi=lo + draw(st.floats(0.05, 1.5)), mask=mask)
+
+
+@st.composite
+def transforms(draw: st.DrawFn):
+    """SGD, heavy-ball momentum (optionally Nesterov) or Adam, with optional weight decay and clipping."""
+    from ofmu_theory import Adam, Momentum, Sgd
+
+    decay = draw(st.sampled_from([0.0, 0.0, 0.01, 0.5]))
+    clip = draw(st.sampled_from([None, None, 0.5]))
+    kind = draw(st.sampled_from(["sgd", "momentum", "adam"]))
+    if kind == "sgd":
+        return Sgd(weight_decay=decay, clip_norm=clip)
+    if kind == "momentum":
+        return Momentum(momentum=draw(st.floats(0.0, 0.95)), nesterov=draw(st.booleans()), weight_decay=decay, clip_norm=clip)
+    return Adam(weight_decay=decay, clip_norm=clip)

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.strategies import conditions, rect_matrix, seeds, spd_matrices, spd_matrix
+from tests.strategies import conditions, constraint_sets, rect_matrix, seeds, spd_matrices, spd_matrix, step_sizes, transforms
 
 
 @given(spd_matrices())
@@ -29,3 +29,18 @@ def test_rect_matrix_has_rank_and_condition(seed: int, rank: int, n: int, cond: 
 def test_spd_matrix_spectrum_endpoints() -> None:
     a = spd_matrix(np.random.default_rng(0), 5, 0.1, 10.0)
     np.testing.assert_allclose(np.linalg.eigvalsh(a)[[0, -1]], [0.1, 10.0], rtol=1e-10)
+
+
+@given(st.data(), st.integers(1, 6))
+def test_constraint_sets_project_into_themselves(data: st.DataObject, d: int) -> None:
+    theta_set = data.draw(constraint_sets(d))
+    x = 3.0 * np.random.default_rng(data.draw(seeds)).standard_normal(d)
+    assert theta_set.contains(theta_set._project(x, np), tol=1e-12)
+
+
+@given(st.lists(transforms(), min_size=1, max_size=3), step_sizes)
+def test_transforms_and_step_sizes_are_valid(drawn: list, step: float) -> None:
+    from ofmu_theory.transforms import Transform
+
+    assert all(isinstance(t, Transform) for t in drawn)
+    assert 1e-3 <= step <= 10.0

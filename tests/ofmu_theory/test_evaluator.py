@@ -174,3 +174,25 @@ def test_call_counts_are_as_documented() -> None:
     fwd = Evaluator(problem, beta=0.0, hvp="fd", fd_scheme="forward")
     fwd.penalised(x, 1.0, FULL)  # g_f, g_r, then one more lower gradient for H_f·w
     assert fwd.counts.grad == 3
+
+
+@pytest.mark.parametrize(
+    "beta,hvp,expected",
+    [
+        # ∇Φ: g_f, g_r and (β > 0) two loss HVPs; ∇²Φ·w through the graph of ∇Φ: one third-order product
+        (0.3, "exact", {"n_value": 0, "n_grad": 2, "n_hvp": 2, "n_third": 1}),
+        # ... by forward mode over ∇Φ, which is rebuilt with its graph (2 more gradients, 2 more HVPs)
+        (0.3, "fwd_rev", {"n_value": 0, "n_grad": 4, "n_hvp": 4, "n_third": 1}),
+        # central differences: 2 gradients per loss HVP; ∇²Φ·w differences two more ∇Φ (6 gradients each)
+        (0.3, "fd", {"n_value": 0, "n_grad": 18, "n_hvp": 0, "n_third": 0}),
+        # β = 0: ∇²Φ·w = σH_f w is a second-order product
+        (0.0, "exact", {"n_value": 0, "n_grad": 2, "n_hvp": 1, "n_third": 0}),
+        (0.0, "fwd_rev", {"n_value": 0, "n_grad": 3, "n_hvp": 1, "n_third": 0}),
+        (0.0, "fd", {"n_value": 0, "n_grad": 4, "n_hvp": 0, "n_third": 0}),
+    ],
+)
+def test_call_counts_of_grad_F_on_torch(beta: float, hvp: str, expected: dict) -> None:
+    problem = poly_problem(0, 4, "torch")
+    ev = Evaluator(problem, beta=beta, sim="signed" if beta else "none", hvp=hvp)
+    ev.penalised(problem.theta0, 1.0, FULL)
+    assert ev.counts.as_dict() == expected

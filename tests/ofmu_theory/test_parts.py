@@ -40,11 +40,20 @@ class TestSampler:
         for i in range(20):
             assert not set(a.draw(i).upper) & set(b.draw(i).upper)
 
+    def test_steps_per_epoch(self) -> None:
+        assert MiniBatch(n_lower=10, n_upper=4, batch_lower=None, batch_upper=2).steps_per_epoch() == 1
+        assert MiniBatch(n_lower=10, n_upper=4, batch_lower=3, batch_upper=2).steps_per_epoch() == 4
+        assert MiniBatch(n_lower=10, n_upper=4, batch_lower=3, batch_upper=2, rank=1, world_size=2).steps_per_epoch() == 2
+
     def test_validation(self) -> None:
         with pytest.raises(ValueError, match="rank"):
             MiniBatch(n_lower=4, n_upper=4, batch_lower=1, batch_upper=1, rank=2, world_size=2)
         with pytest.raises(ValueError, match="batch_lower"):
             MiniBatch(n_lower=4, n_upper=4, batch_lower=0, batch_upper=1)
+        with pytest.raises(ValueError, match="n_upper"):
+            MiniBatch(n_lower=4, n_upper=0, batch_lower=1, batch_upper=1)
+        # the smallest valid values on each boundary
+        MiniBatch(n_lower=1, n_upper=0, batch_lower=1, batch_upper=None, rank=1, world_size=2)
 
 
 class TestTransforms:
@@ -111,6 +120,20 @@ class TestSchedulesAndSteps:
         with pytest.raises(ValueError, match="steps"):
             Cosine(1.0, 0)
 
+    def test_schedule_validation(self) -> None:
+        for kwargs in ({"start": -1.0}, {"start": 1.0, "end": -1.0}):
+            with pytest.raises(ValueError, match="start and end must be >= 0"):
+                LinearDecay(**kwargs)
+
+    def test_a_line_without_k_is_step_zero(self) -> None:
+        rule = steps.Scheduled(Cosine(1.0, 4, end=0.5))
+        choice = rule(Line(f0=0.0, slope=float("nan"), value_at=lambda eta: 0.0, smoothness=None, what="t"))
+        assert choice.eta == 1.0
+
+    def test_warmup_rises_linearly_to_the_start_value(self) -> None:
+        for schedule in (LinearDecay(2.0, 0.0, 4, warmup=3), Cosine(2.0, 4, warmup=3)):
+            assert [schedule(k) for k in range(4)] == [0.5, 1.0, 1.5, 2.0]
+
     def test_armijo_accepts_sufficient_decrease(self) -> None:
         f = lambda x: (x - 3.0) ** 2  # noqa: E731
         # at x = 0: f = 9, f' = −6; direction +1, slope −6
@@ -128,6 +151,9 @@ class TestSchedulesAndSteps:
         assert parse_step_rule("1/L*0.5").scale == 0.5
         with pytest.raises(ValueError, match="cannot parse"):
             parse_step_rule("fast")
+        for bad in (0.0, -1.0, float("inf"), float("nan")):
+            with pytest.raises(ValueError, match="eta must be a finite number > 0"):
+                steps.as_step_rule(bad, name="eta")
 
 
 class TestConstraints:
@@ -144,9 +170,12 @@ class TestConstraints:
             y = y * min(1.0, radius / np.abs(y).sum())
             assert (x - p) @ (y - p) <= 1e-10
 
-    def test_vjp_matches_finite_differences_and_torch(self) -> None:
+    @pytest.mark.parametrize("spiky", [False, True])
+    def test_vjp_matches_finite_differences_and_torch(self, spiky: bool) -> None:
         rng = np.random.default_rng(0)
         x, w = 2 * rng.standard_normal(6), rng.standard_normal(6)
+        if spiky:  # one coordinate dominates: the ℓ1 projection's support has a single element
+            x[2] = 10.0
         for c in (L1Ball(radius=1.0), Box(lo=-0.5, hi=0.5), Box(lo=0, hi=1, mask=np.array([1, 0, 1, 0, 1, 0.0]))):
             eps = 1e-7
             J = np.array([(c._project(x + eps * e, np) - c._project(x - eps * e, np)) / (2 * eps) for e in np.eye(6)]).T
@@ -173,8 +202,9 @@ def test_registry_errors_list_valid_names() -> None:
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path) -> None:
     path = tmp_path / "out.json"
-    write_json(path, {"x": float("nan"), "y": np.arange(2)})
-    assert json.loads(path.read_text()) == {"x": "nan", "y": [0, 1]}
+    write_json(path, {"x": float("nan"), "y": np.arange(2), "a": 1})
+    assert json.loads(path.read_text()) == {"x": "nan", "y": [0, 1], "a": 1}
+    assert list(json.loads(path.read_text())) == ["x", "y", "a"]  # keys stay in the order they were written
     with pytest.raises(RuntimeError):
         with atomic_open(path) as handle:
             handle.write("half")

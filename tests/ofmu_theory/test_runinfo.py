@@ -24,3 +24,25 @@ def test_torch_threads_sets_and_restores():
 def test_torch_threads_rejects_bad_counts(bad):
     with pytest.raises(ValueError, match="threads must be an int >= 1"), torch_threads(bad):
         pass
+
+
+def test_device_info_in_a_single_process():
+    from ofmu_theory.runinfo import device_info
+
+    info = device_info()
+    assert info["world_size"] == 1
+    assert info["cpu_threads"] == torch.get_num_threads()
+    assert info["cuda_device_count"] == torch.cuda.device_count()
+
+
+def test_progress_bar_obeys_the_switch_and_the_environment(monkeypatch, capsys):
+    from ofmu_theory.runinfo import PROGRESS_ENV, progress
+
+    monkeypatch.setenv(PROGRESS_ENV, "1")
+    assert list(progress(range(3), desc="shown")) == [0, 1, 2]
+    assert "shown" in capsys.readouterr().err
+    assert list(progress(range(3), desc="off", enabled=False)) == [0, 1, 2]
+    monkeypatch.setenv(PROGRESS_ENV, "0")
+    assert list(progress(range(3), desc="quiet")) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "off" not in err and "quiet" not in err

@@ -273,3 +273,9 @@ def test_written_files_get_the_usual_mode(tmp_path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_value_penalty_armijo_accepts_every_outer_step() -> None:
+    """The line search on V-PBGD's model of F (v linearised in x, Danskin) finds a decrease at each step."""
+    res = SOLVERS.get("value-penalty")(rho=0.5, inner_steps=3, eta_in=0.05, eta=Armijo(), max_steps=5).run(poly_problem(2, 4, "numpy"))
+    assert res.success and np.all(res.trace["line_search_ok"] == 1.0)

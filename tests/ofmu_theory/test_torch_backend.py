@@ -72,3 +72,51 @@ def test_axpby_matches_the_formula() -> None:
     x, y = _vec(6, torch.float64), _vec(7, torch.float64)
     for got, want in zip(B.axpby(0.3, x, -1.7, y), [0.3 * a - 1.7 * b for a, b in zip(x, y)], strict=True):
         torch.testing.assert_close(got, want, rtol=1e-15, atol=0)
+
+
+def test_every_oracle_passes_through_reduce() -> None:
+    """``reduce`` (the all-reduce of data parallelism) is applied to each value, gradient and product."""
+    from ofmu_theory import TorchObjective
+
+    def loss(params, batch):
+        (x,) = params
+        return (x**4).sum() + x[0] * x[1]
+
+    def triple(out):
+        return tuple(3.0 * t for t in out) if isinstance(out, tuple) else 3.0 * out
+
+    plain, reduced = TorchObjective(loss), TorchObjective(loss, reduce=triple)
+    theta, u, v = ((torch.tensor(x, dtype=torch.float64),) for x in ([0.3, -1.2, 0.7], [1.0, 0.5, -2.0], [-0.4, 2.0, 1.0]))
+    pairs = [
+        (plain.value(theta), reduced.value(theta)),
+        (plain.value_and_grad(theta)[0], reduced.value_and_grad(theta)[0]),
+        (plain.value_and_grad(theta)[1][0], reduced.value_and_grad(theta)[1][0]),
+        (plain.hvp(theta, v)[0], reduced.hvp(theta, v)[0]),
+        (plain.hvp_fwd_rev(theta, v)[0], reduced.hvp_fwd_rev(theta, v)[0]),
+        (plain.d3(theta, u, v)[0], reduced.d3(theta, u, v)[0]),
+    ]
+    for one, three in pairs:
+        torch.testing.assert_close(three, 3.0 * one, rtol=1e-14, atol=0.0)
+
+
+def test_norm_and_vdot_are_differentiable_through_a_graph() -> None:
+    """B.norm is differentiable when its input needs a graph: ∇‖x‖ = x/‖x‖."""
+    x = tuple(t.double().requires_grad_(True) for t in _vec(3))
+    grads = torch.autograd.grad(B.norm(x), x)
+    n = math.sqrt(sum(float((t.detach() ** 2).sum()) for t in x))
+    for g, t in zip(grads, x, strict=True):
+        torch.testing.assert_close(g, t.detach() / n)
+
+
+def test_module_params_select_by_name_and_reject_unknown_names() -> None:
+    from ofmu_theory.modules import ModuleParams
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    assert ModuleParams.of(model).names == ("0.weight", "0.bias", "1.weight", "1.bias")
+    assert ModuleParams.of(model, ["1.bias"]).names == ("1.bias",)
+    with pytest.raises(ValueError, match=r"no parameters named \['2.weight'\]"):
+        ModuleParams.of(model, ["0.bias", "2.weight"])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        ModuleParams.of(model)
