@@ -65,3 +65,21 @@ def sim_grad_scale(kind: SimKind, cosine: Any) -> Any:
     if kind == "squared":
         return 2.0 * cosine
     return 0.0
+
+
+SIM_PICKS: tuple[str, ...] = ("both", "random")
+SIM_CURVATURES: tuple[str, ...] = ("full", "frozen")
+
+
+class SimCache(NamedTuple):
+    """The lagged similarity term: ∇Sim = c·∇S as last computed, reused until it is ``lag`` evaluations old.
+
+    Attributes:
+        grad_sim: ∇Sim at the last refresh (detached).
+        cosine: S at the last refresh (the value used where a lagged evaluation skips ∇L_r).
+        age: evaluations of ∇Φ_β that have used it, the refresh included (1 right after it).
+    """
+
+    grad_sim: Vec
+    cosine: Scalar
+    age: int
