@@ -216,6 +216,19 @@ def measure_step(
     )
 
 
+def measure_error(method: Any, *, model: Any, tokenizer: Any, template: Any, forget: Sequence[Any],
+                  retain: Sequence[Any], settings: RunSettings, steps: int) -> dict[str, float]:
+    """Relative error of an OFMU variant's ∇Φ_β and step against the exact estimator over ``steps`` outer steps
+    (:func:`ofmu_theory.estimators.estimator_errors`: same θ, batches and HVP strategy at every evaluation)."""
+    from ofmu_theory.estimators import estimator_errors  # noqa: PLC0415
+
+    task = build_task(method, model=model, tokenizer=tokenizer, template=template, forget_items=forget,
+                      retain_items=retain, settings=settings)
+    plan = method.plan(task)
+    solver = dataclasses.replace(plan.solver, max_steps=steps)
+    return estimator_errors(solver, plan.problem, sampler=plan.sampler).summary()
+
+
 def torch_adamw_seconds(theta: Sequence[torch.Tensor], *, reps: int = 10) -> float:
     """Median seconds of one ``torch.optim.AdamW(foreach=True).step()`` on tensors shaped like θ (a copy):
     what a hand-written PyTorch loop pays for the update the core's step also makes."""
