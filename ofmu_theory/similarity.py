@@ -11,6 +11,10 @@ n_a = √(‖a‖² + δ²), n_b = √(‖b‖² + δ²) (the guard for zero gra
 * ``signed``  — Sim = S (the paper; maximising Φ drives S toward −1),
 * ``squared`` — Sim = S² (true decorrelation, drives S toward 0), ∇S² = 2S∇S,
 * ``none``    — no similarity term (β is ignored).
+
+Cheaper estimators of ∇Sim inside ∇Φ_β (options of the ``ofmu`` solver; ``SIM_PICKS``, ``SIM_CURVATURES``,
+:class:`SimCache` for the lagged term): see :meth:`ofmu_theory.evaluator.Evaluator.phi` and
+:meth:`~ofmu_theory.evaluator.Evaluator.penalised`.
 """
 
 from __future__ import annotations
