@@ -295,10 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", default=None, metavar="JSON",
                         help="add the quality table written by `python -m llm.estimator_quality --out JSON`")
     parser.add_argument("--json", default=None, help="also write the raw measurements here")
+    parser.add_argument("--from-json", default=None, metavar="JSON",
+                        help="measure nothing: render the measurements an earlier --json wrote (with --quality)")
     parser.add_argument("--write-docs", nargs="?", const=str(DOCS), default=None, metavar="PATH",
                         help=f"write the Markdown report (default path {DOCS.relative_to(DOCS.parent.parent)})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.from_json:
+        return _render_saved(args.from_json, args.quality, args.write_docs)
     models = [m.strip() for m in args.model.split(",") if m.strip()]
     unknown = sorted(set(models) - {"embedded", "smollm2"})
     if unknown:
@@ -345,21 +349,42 @@ def main(argv: list[str] | None = None) -> int:
     if synthetic:
         print("\nestimator error on synthetic families:\n")
         print(synthetic_table(synthetic))
-    quality = None
-    if args.quality:
-        try:
-            quality = json.loads(Path(args.quality).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            print(f"llm.benchmark: error: --quality {args.quality}: {err}", file=sys.stderr)
-            return 2
+    quality = _read_json(args.quality, "--quality") if args.quality else None
     env = environment(args.device)
     if args.json:
-        write_json(args.json, {"reports": reports, "accuracy": accuracy, "environment": env, "synthetic": synthetic})
+        write_json(args.json, {"reports": reports, "accuracy": accuracy, "environment": env, "synthetic": synthetic,
+                               "argv": reproducing_argv(argv if argv is not None else sys.argv[1:])})
     if args.write_docs:
         shown = reproducing_argv(argv if argv is not None else sys.argv[1:])
         write_text(args.write_docs, render(reports, accuracy, argv=shown, environment=env, synthetic=synthetic,
                                            quality=quality))
         print(f"wrote {args.write_docs}")
+    return 0
+
+
+def _read_json(path: str, flag: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"llm.benchmark: error: {flag} {path}: {err}") from None
+
+
+def _render_saved(source: str, quality_path: str | None, write_docs: str | None) -> int:
+    """Render saved measurements (and a quality file) into the document; the header shows the command that
+    measures and renders them in one go."""
+    data = _read_json(source, "--from-json")
+    missing = [k for k in ("reports", "environment", "argv") if k not in data]
+    if missing:
+        raise SystemExit(f"llm.benchmark: error: --from-json {source}: missing key(s) {missing}")
+    quality = _read_json(quality_path, "--quality") if quality_path else None
+    shown = [a for a in data["argv"] if a != "--write-docs"] + (["--quality", "QUALITY_JSON"] if quality else [])
+    text = render(data["reports"], data.get("accuracy"), argv=[*shown, "--write-docs"], environment=data["environment"],
+                  synthetic=data.get("synthetic"), quality=quality)
+    if write_docs:
+        write_text(write_docs, text)
+        print(f"wrote {write_docs}")
+    else:
+        print(text)
     return 0
 
 

@@ -62,6 +62,19 @@ def test_benchmark_counts_passes_and_writes_the_report(tmp_path):
                    else "No OFMU variant with β > 0 met"):
         assert needle in text, needle
     assert str(tmp_path) not in text  # the header's command names no local file
+    # rendering saved measurements with a quality file (rows made up here: this checks the rendering and the verdict)
+    quality = tmp_path / "quality.json"
+    made_up = [("exact", 0, 0.097, 0.860), ("exact", 1, 0.054, 0.870), ("fd forward, lag 2", 0, 0.097, 0.865),
+               ("fd forward, lag 2", 1, 0.165, 0.869), ("fd forward, frozen", 0, 0.0068, 0.86),
+               ("fd forward, frozen", 1, 0.054, 0.86)]
+    quality.write_text(json.dumps({"seeds": [0, 1], "wall_s": 1.0, "rows": [
+        {"label": lb, "seed": sd, "forget_quality": fq, "model_utility": mu, "wall_s": 1.0} for lb, sd, fq, mu in made_up]}))
+    again = tmp_path / "again.md"
+    assert main(["--from-json", str(raw), "--quality", str(quality), "--write-docs", str(again)]) == 0
+    rendered = again.read_text()
+    assert "--quality QUALITY_JSON --write-docs" in rendered and str(tmp_path) not in rendered
+    assert "| fd forward, lag 2 | 0.097 / 0.865 | 0.17 / 0.869 | 1.0 | yes |" in rendered
+    assert "| fd forward, frozen | 0.0068 / 0.860 | 0.054 / 0.860 | 1.0 | NO |" in rendered  # two FQ steps below
 
 
 @pytest.mark.slow
