@@ -213,13 +213,18 @@ def run_subject(subject: Subject, *, inner_steps: int | Sequence[int], methods: 
             method = METHODS.get(name).preset(subject.preset, **budget, **extra)
             kw = dict(model=subject.model, tokenizer=subject.tokenizer, template=subject.template,
                       forget=subject.forget, retain=subject.retain, settings=settings)
+            adjacent = None
+            if name == "ofmu" and "grad_diff" in methods:  # GradDiff again, right before: the ratio's baseline
+                baseline = METHODS.get("grad_diff").preset(subject.preset, **budget)
+                adjacent = measure_step("grad_diff", baseline, steps=subject.steps, warmup=subject.warmup,
+                                        bare=False, **kw).per_batch_s
             row = measure_step(label, method, steps=subject.steps, warmup=subject.warmup, **kw)
             if errors and name == "ofmu" and uses_estimator(extra):
                 error = measure_error(method, steps=subject.error_steps, **kw)
         except (RuntimeError, ValueError) as err:  # e.g. out of memory: kept as a row with its error
             logger.exception("%s failed", label)
-            row = failed(label, err)
-        rows.append({**row.to_dict(), "estimator_error": error})
+            row, adjacent = failed(label, err), None
+        rows.append({**row.to_dict(), "estimator_error": error, "grad_diff_adjacent_s": adjacent})
         if progress:
             logger.info("%-26s %8.1f ms/step  (%.1f s)", label, 1e3 * row.step_s, time.perf_counter() - t0)
     return {"subject": subject.name, "description": subject.description, "batch": subject.batch,
