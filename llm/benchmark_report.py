@@ -28,7 +28,7 @@ def passes_text(row: dict[str, Any]) -> str:
     return " + ".join(([text] if text else []) + extra)
 
 
-def _pure_gradient_passes(row: dict[str, Any]) -> int | None:
+def _pure_gradient_passes(row: dict[str, Any]) -> float | None:
     p = row["passes"]
     if any(k not in ("F.grad", "R.grad") for k in p) or row["third"]:
         return None
