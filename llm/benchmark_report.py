@@ -398,7 +398,8 @@ def _load_text(report: dict[str, Any]) -> str:
 
 def accuracy_notes(rows: Sequence[dict[str, Any]]) -> str:
     """What the accuracy table says, read from it."""
-    err = {(r["precision"], r["scheme"]): r["errors"] for r in rows}
+    # float keys (JSON makes them strings: measurements rendered again with --from-json)
+    err = {(r["precision"], r["scheme"]): {float(k): v for k, v in r["errors"].items()} for r in rows}
     best = {k: min(v, key=v.get) for k, v in err.items()}
     fp32c, fp32f = ("fp32", "central"), ("fp32", "forward")
     b16c, b16f = ("bf16 autocast", "central"), ("bf16 autocast", "forward")

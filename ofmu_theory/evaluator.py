@@ -60,7 +60,7 @@ class PhiPoint(NamedTuple):
     grad_phi: Vec  # full ∇Φ_β (carries an autograd graph when built with create_graph)
     residual: Vec  # R(θ): P∇Φ_β, or the gradient mapping under a constraint (detached)
     graph: bool
-    grad_sim: Vec | None = None  # the ∇Sim = c·∇S used in ∇Φ_β (None without a similarity term)
+    grad_sim: Vec | None = None  # the ∇Sim = c·∇S used in ∇Φ_β, when asked for (``keep_sim``)
     coin: int | None = None  # the randomised estimator's pick (0: H_a p, 1: H_r q; None: both)
     lagged: bool = False  # grad_sim was reused from an earlier evaluation (SimCache)
 
@@ -176,6 +176,7 @@ class Evaluator:
         need_upper: bool = False,
         lagged: SimCache | None = None,
         coin: int | None = None,
+        keep_sim: bool = False,
     ) -> PhiPoint:
         """Evaluate Φ_β, ∇Φ_β and R at θ.
 
@@ -188,6 +189,8 @@ class Evaluator:
           when ``need_upper``, else the cached cosine stands in for S in the value Φ_β);
         * ``coin``: one of the two HVPs, weighted 2 — ∇S ≈ 2σH_f p (coin 0) or 2H_r q (coin 1),
           unbiased over a fair coin.
+
+        ``keep_sim`` keeps ∇Sim in the point (``grad_sim``, for a :class:`SimCache`); otherwise it is freed.
         """
         b = self.backend
         loss_f, g_f = self.lower_value_grad(theta, batches.lower, create_graph=create_graph)
@@ -221,7 +224,7 @@ class Evaluator:
             grad_phi=grad_phi,
             residual=self.residual(theta, b.detach(self.restrict(grad_phi)) if create_graph else self.restrict(grad_phi)),
             graph=create_graph,
-            grad_sim=grad_sim,
+            grad_sim=grad_sim if keep_sim else None,
             coin=None if reuse else coin,
             lagged=reuse,
         )
@@ -272,6 +275,7 @@ class Evaluator:
         lagged: SimCache | None = None,
         coin: int | None = None,
         curvature: str = "full",
+        keep_sim: bool = False,
     ) -> PenaltyPoint:
         """F_ρ(θ) and ∇F_ρ(θ) = g_r + 2ρ[∇²Φ P JΠᵀR + (JΠᵀR − R)/η] (the bracket is ∇²Φ P R unconstrained).
 
@@ -285,7 +289,7 @@ class Evaluator:
         frozen = self.uses_similarity and (curvature == "frozen" or lagged is not None)
         graph = self.strategy.needs_graph(self) and not frozen
         at = b.requires_grad(theta) if graph else theta
-        point = self.phi(at, batches, create_graph=graph, need_upper=True, lagged=lagged, coin=coin)
+        point = self.phi(at, batches, create_graph=graph, need_upper=True, lagged=lagged, coin=coin, keep_sim=keep_sim)
         R = point.residual
         c = self.problem.constraint
         if c is None:

@@ -131,7 +131,7 @@ class OFMU(Solver):
 
     def remember(self, ev: Evaluator, cache: SimCache | None, point: PhiPoint) -> SimCache | None:
         """The cache after an evaluation (kept only when ``sim_lag > 1``)."""
-        if self.sim_lag == 1 or point.grad_sim is None:
+        if self.sim_lag == 1 or not ev.uses_similarity:
             return None
         if point.lagged and cache is not None:
             return cache._replace(age=cache.age + 1)
@@ -151,7 +151,7 @@ class OFMU(Solver):
         for _ in range(self.inner_steps):
             coin = self.coin(draws)
             batches, draws = self.draw(ev, draws)
-            point = ev.phi(theta, batches, lagged=self.lagged(ev, cache), coin=coin)
+            point = ev.phi(theta, batches, lagged=self.lagged(ev, cache), coin=coin, keep_sim=self.sim_lag > 1)
             cache = self.remember(ev, cache, point)
             theta, tstate, eta, _ = self.move(
                 ev, theta, point.residual, ascent=True, rule=self.eta_in, transform=self.transform_in,
@@ -168,7 +168,8 @@ class OFMU(Solver):
         at = inner if self.eval_point == "inner" else state.theta
         coin = self.coin(draws)
         batches, draws = self.draw(ev, draws)
-        pen = ev.penalised(at, rho, batches, lagged=self.lagged(ev, cache), coin=coin, curvature=self.sim_curvature)
+        pen = ev.penalised(at, rho, batches, lagged=self.lagged(ev, cache), coin=coin, curvature=self.sim_curvature,
+                           keep_sim=self.sim_lag > 1)
         cache = self.remember(ev, cache, pen.point)
         theta, out_state, eta_out, accepted = self.move(
             ev, inner, pen.grad_F, ascent=False, rule=self.eta_out, transform=self.transform_out,
