@@ -316,7 +316,8 @@ def render(reports: Sequence[dict[str, Any]], accuracy: Sequence[dict[str, Any]]
            f"Machine: {environment['platform']}, {environment['cpu_count']} CPU cores, torch "
            f"{environment['torch']}, transformers {environment['transformers']}, device {environment['device']}. "
            "Times are medians over the measured steps (after warm-up steps); on a shared machine expect "
-           "±10–20 % from run to run. Peak memory: the CUDA allocator's peak, or on CPU the sampled resident "
+           "±10–20 % from run to run, more under heavy load (each section states the load average), so read each "
+           "ratio beside its `× by pass count`, which the load does not change. Peak memory: the CUDA allocator's peak, or on CPU the sampled resident "
            "set above the level before the run (`llm.memory.PeakMemory`), during the measured run.\n",
            "## Definitions\n",
            "* **step**: one outer iteration of the core solver; GradDiff and the other `scalarized` methods and "
@@ -342,6 +343,8 @@ def render(reports: Sequence[dict[str, Any]], accuracy: Sequence[dict[str, Any]]
            "‖∇̂Φ_β − ∇Φ_β‖/‖∇Φ_β‖ at every evaluation and ‖∇̂F_ρ − ∇F_ρ‖/‖∇F_ρ‖ at every outer step of a run "
            "(mean / max), against the exact estimator at the same θ and batches with the same HVP strategy "
            "(`ofmu_theory.estimators.estimator_errors`), measured in a separate, untimed run.\n"]
+    if not any(r["subject"] == "smollm2" for r in reports):
+        out.append("SmolLM2-135M (LoRA) was not measured in this run (`--model embedded,smollm2` adds it).\n")
     for report in reports:
         out.append(f"## {report['description']}\n")
         out.append(f"Forget set {report['n_forget']} rows, retain set {report['n_retain']} rows; batch "
