@@ -206,7 +206,8 @@ Candidates measured by argument rather than built (pass counts, same conventions
   ∇L_f: no gain on the path that matters (a gain only for exact HVPs or central differences, both costlier).
 * **Forward-mode ∇²Φ·w** (``hvp="fwd_rev"``, torch.func dual tensors over the reverse-mode ∇Φ): measured in
   the table (row `ofmu fwd_rev`); a forward-mode pass through a gradient costs more than the single extra
-  gradient of a forward difference, and it needs eager attention.
+  gradient of a forward difference, it needs eager attention, and PyTorch has no forward-AD rule for
+  ``silu_backward`` (Llama-family MLPs: `python -m llm.gpu_check --tiny --device cpu` fails there).
 * **Concatenated forget + retain forward passes**: OFMU needs ∇L_f and ∇L_r separately (the cosine), so one
   backward pass over the concatenated batch cannot replace its two; for GradDiff one pass over 2B rows does
   the same arithmetic as two over B. Not built: it would change both methods alike and leaves the ratios as
