@@ -9,9 +9,12 @@ corpus, it times GradDiff and OFMU steps through :func:`llm.perf.measure_step` �
 2. the same fd step with only fused SDPA kernels allowed (flash / memory-efficient; no math fallback),
    and with ``flash_attention_2`` when that package is installed;
 3. gradient checkpointing (GradDiff, OFMU fd forward), and fp32 without autocast for comparison;
-4. OFMU exact (β = 0.1 and β = 0) on a 6-layer version, which switches to eager attention, next to
-   GradDiff and OFMU fd on the same model, plus what a double backward through sdpa does there;
-5. the single-GPU facts that make data parallelism unnecessary for this size (one device, world size 1,
+4. OFMU exact (β = 0.1 and β = 0, and with frozen curvature) on a 6-layer version, which switches to eager
+   attention, next to GradDiff and OFMU fd on the same model, plus what a double backward through sdpa does
+   there (forward-mode ``fwd_rev`` is left out: PyTorch has no forward-AD rule for ``silu_backward``);
+5. the cheaper estimators of the similarity term (frozen curvature, random pick, lag; docs/llm-performance.md)
+   in bf16 next to GradDiff: × GradDiff per epoch, × its peak memory, error against the exact estimator;
+6. the single-GPU facts that make data parallelism unnecessary for this size (one device, world size 1,
    peak memory against the card's), and a one-rank NCCL all-reduce (the backend torchrun runs would use).
 
 Every loss is checked finite. ``--tiny`` runs the same script on a 2-layer model (CPU dry run).
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
 
-    from llm.benchmark import Subject, ofmu_variants, run_subject, table  # noqa: PLC0415
+    from llm.benchmark import Subject, estimator_variants, ofmu_variants, run_subject, table  # noqa: PLC0415
     from llm.data import generate_corpus  # noqa: PLC0415
     from llm.models import corpus_texts, train_tokenizer  # noqa: PLC0415
     from llm.prompts import PROMPTS  # noqa: PLC0415
@@ -167,11 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     section("3a. bf16 + gradient checkpointing", subj, methods=["grad_diff"], variants=fwd, bf16=True,
             gradient_checkpointing=True)
     section("3b. fp32 (no autocast)", subj, methods=["grad_diff"], variants=fwd, bf16=False)
+    cheaper = [(label, extra) for label, extra in estimator_variants() if extra["hvp"] == "fd"]
+    section("5. cheaper similarity estimators (fd forward), bf16 + sdpa", subj, methods=["grad_diff"],
+            variants=fwd + cheaper, bf16=True)
     del big, subj
 
     small = _llama(tokenizer, layers=small_layers, tiny=args.tiny)
     subj = subject(small, "6-layer")
-    exact = [(label, extra) for label, extra in ofmu_variants() if extra["hvp"] == "exact"]
+    # exact, and exact with frozen curvature (no graph of ∇Φ kept); not fwd_rev: forward-mode AD has no rule for
+    # aten::silu_backward (Llama's MLP), measured by this script's CPU dry run
+    exact = [(label, extra) for label, extra in ofmu_variants() + estimator_variants() if extra["hvp"] == "exact"]
     section("4. OFMU exact (eager attention) on the 6-layer model, bf16", subj, methods=["grad_diff"],
             variants=exact + fd[:1] + fwd, bf16=True)
     results["sdpa_double_backward"] = _sdpa_double_backward(small, args.device)

@@ -119,7 +119,7 @@ class StepMeasurement:
     step_s: float
     step_all_s: list[float]
     forget_batches: int
-    passes: dict[str, int]
+    passes: dict[str, float]  # oracle calls per step by kind, averaged over the measured steps
     third: float
     oracle_s: float
     bare_s: float | None
@@ -141,8 +141,8 @@ class StepMeasurement:
         """core step / bare passes − 1."""
         return None if self.bare_s is None else self.step_s / self.bare_s - 1.0
 
-    def gradient_passes(self) -> tuple[int, int]:
-        """(forget, retain) gradient evaluations per step."""
+    def gradient_passes(self) -> tuple[float, float]:
+        """(forget, retain) gradient evaluations per step (averaged over the measured steps)."""
         return self.passes.get("F.grad", 0), self.passes.get("R.grad", 0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,12 +194,17 @@ def measure_step(
     total = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else math.nan
     wall = result.trace["wall_s"]
     times = [float(wall[k] - wall[k - 1] - callback_s[k - 1]) for k in range(warmup, len(wall))]
-    kinds: dict[str, int] = {}
-    k_last = len(marks) - 1
-    if k_last >= 1:
-        for call in _step_calls(log, marks, k_last):
+    # oracle calls per measured step, averaged (steps of a lagged estimator differ: a refresh every m evaluations)
+    totals: dict[str, int] = {}
+    measured_steps = range(warmup, len(marks))
+    for k in measured_steps:
+        for call in _step_calls(log, marks, k):
             key = f"{call.level}.{call.kind}" + (".graph" if call.create_graph else "")
-            kinds[key] = kinds.get(key, 0) + 1
+            totals[key] = totals.get(key, 0) + 1
+    kinds: dict[str, float] = {}
+    for key, total in totals.items():
+        mean = total / len(measured_steps)
+        kinds[key] = int(mean) if mean == int(mean) else round(mean, 2)
     measured = [c for k in range(warmup, len(marks)) for c in _step_calls(log, marks, k)]
     third = result.trace["n_third"] if "n_third" in result.trace else np.zeros(1)
     # a level the method does not use leaves its column all NaN (gradient ascent has no retain loss)
@@ -214,6 +219,19 @@ def measure_step(
         finite=finite and result.status.name != "DIVERGED", status=result.status.name, runtime=task.runtime,
         peak_total_mib=total, torch_adamw_s=torch_adamw_seconds(theta) if replayable else None,
     )
+
+
+def measure_error(method: Any, *, model: Any, tokenizer: Any, template: Any, forget: Sequence[Any],
+                  retain: Sequence[Any], settings: RunSettings, steps: int) -> dict[str, float]:
+    """Relative error of an OFMU variant's ∇Φ_β and step against the exact estimator over ``steps`` outer steps
+    (:func:`ofmu_theory.estimators.estimator_errors`: same θ, batches and HVP strategy at every evaluation)."""
+    from ofmu_theory.estimators import estimator_errors  # noqa: PLC0415
+
+    task = build_task(method, model=model, tokenizer=tokenizer, template=template, forget_items=forget,
+                      retain_items=retain, settings=settings)
+    plan = method.plan(task)
+    solver = dataclasses.replace(plan.solver, max_steps=steps)
+    return estimator_errors(solver, plan.problem, sampler=plan.sampler).summary()
 
 
 def torch_adamw_seconds(theta: Sequence[torch.Tensor], *, reps: int = 10) -> float:

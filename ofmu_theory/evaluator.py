@@ -24,7 +24,14 @@ from ofmu_theory.backends import Scalar, Vec
 from ofmu_theory.objectives import Batch, Objective
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.sampler import Batches
-from ofmu_theory.similarity import CosineTerms, check_sim, cosine_terms, sim_grad_scale, sim_value
+from ofmu_theory.similarity import (
+    CosineTerms,
+    SimCache,
+    check_sim,
+    cosine_terms,
+    sim_grad_scale,
+    sim_value,
+)
 
 
 @dataclass
@@ -53,6 +60,9 @@ class PhiPoint(NamedTuple):
     grad_phi: Vec  # full ∇Φ_β (carries an autograd graph when built with create_graph)
     residual: Vec  # R(θ): P∇Φ_β, or the gradient mapping under a constraint (detached)
     graph: bool
+    grad_sim: Vec | None = None  # the ∇Sim = c·∇S used in ∇Φ_β, when asked for (``keep_sim``)
+    coin: int | None = None  # the randomised estimator's pick (0: H_a p, 1: H_r q; None: both)
+    lagged: bool = False  # grad_sim was reused from an earlier evaluation (SimCache)
 
 
 class PenaltyPoint(NamedTuple):
@@ -157,26 +167,52 @@ class Evaluator:
         return objective.hvp(theta, v, batch, create_graph=create_graph)
 
     # --- Φ_β ------------------------------------------------------------------------------
-    def phi(self, theta: Vec, batches: Batches, *, create_graph: bool = False, need_upper: bool = False) -> PhiPoint:
+    def phi(
+        self,
+        theta: Vec,
+        batches: Batches,
+        *,
+        create_graph: bool = False,
+        need_upper: bool = False,
+        lagged: SimCache | None = None,
+        coin: int | None = None,
+        keep_sim: bool = False,
+    ) -> PhiPoint:
         """Evaluate Φ_β, ∇Φ_β and R at θ.
 
         With ``create_graph`` (autodiff backends) θ must be leaves requiring grad and the loss
         HVPs inside ∇Φ are exact, so that ∇Φ can be differentiated once more.
+
+        Cheaper estimators of the similarity term (each an option of the ``ofmu`` solver):
+
+        * ``lagged``: ∇Φ_β ≈ a − β·∇Sim_lag with ∇Sim from an earlier evaluation (no HVP; ∇L_r only
+          when ``need_upper``, else the cached cosine stands in for S in the value Φ_β);
+        * ``coin``: one of the two HVPs, weighted 2 — ∇S ≈ 2σH_f p (coin 0) or 2H_r q (coin 1),
+          unbiased over a fair coin.
+
+        ``keep_sim`` keeps ∇Sim in the point (``grad_sim``, for a :class:`SimCache`); otherwise it is freed.
         """
         b = self.backend
         loss_f, g_f = self.lower_value_grad(theta, batches.lower, create_graph=create_graph)
         a = b.scale(self.sigma, g_f)
-        loss_r = g_r = cosine = None
+        loss_r = g_r = cosine = grad_sim = None
         grad_phi, phi = a, self.sigma * loss_f
-        if self.uses_similarity or need_upper:
+        reuse = lagged is not None and self.uses_similarity
+        if (self.uses_similarity and not reuse) or need_upper:
             loss_r, g_r = self.upper_value_grad(theta, batches.upper, create_graph=create_graph)
             terms = cosine_terms(b, a, g_r, self.sim_eps)
             cosine = terms.cosine
-            if self.uses_similarity:
-                grad_sim = self._grad_cosine(theta, terms, batches, create_graph=create_graph, g_f=g_f, g_r=g_r)
-                scale = sim_grad_scale(self.sim, terms.cosine)
-                grad_phi = b.axpy(-self.beta * scale, grad_sim, a)
-                phi = phi - self.beta * sim_value(self.sim, terms.cosine)
+            if self.uses_similarity and not reuse:
+                grad_s = self._grad_cosine(theta, terms, batches, create_graph=create_graph, g_f=g_f, g_r=g_r,
+                                           coin=coin)
+                grad_sim = grad_s if self.sim == "signed" else b.scale(sim_grad_scale(self.sim, terms.cosine), grad_s)
+        if reuse:
+            grad_sim = lagged.grad_sim
+            if cosine is None:
+                cosine = lagged.cosine
+        if grad_sim is not None:
+            grad_phi = b.axpy(-self.beta, grad_sim, a)
+            phi = phi - self.beta * sim_value(self.sim, cosine)
         return PhiPoint(
             theta=theta,
             loss_f=loss_f,
@@ -188,21 +224,31 @@ class Evaluator:
             grad_phi=grad_phi,
             residual=self.residual(theta, b.detach(self.restrict(grad_phi)) if create_graph else self.restrict(grad_phi)),
             graph=create_graph,
+            grad_sim=grad_sim if keep_sim else None,
+            coin=None if reuse else coin,
+            lagged=reuse,
         )
 
     def _grad_cosine(
-        self, theta: Vec, terms: CosineTerms, batches: Batches, *, create_graph: bool, g_f: Vec, g_r: Vec
+        self, theta: Vec, terms: CosineTerms, batches: Batches, *, create_graph: bool, g_f: Vec, g_r: Vec,
+        coin: int | None = None,
     ) -> Vec:
-        """∇S = σH_f p + H_r q (H_a = σH_f)."""
+        """∇S = σH_f p + H_r q (H_a = σH_f); with ``coin``, one of the two terms weighted 2."""
         b = self.backend
         lower, upper = self.problem.lower, self.problem.upper
-        if create_graph:
-            hp = self.exact_hvp(lower, theta, terms.p, batches.lower, create_graph=True)
-            hq = self.exact_hvp(upper, theta, terms.q, batches.upper, create_graph=True)
-        else:
-            hp = self.strategy.loss_hvp(self, lower, theta, terms.p, batches.lower, g0=g_f)
-            hq = self.strategy.loss_hvp(self, upper, theta, terms.q, batches.upper, g0=g_r)
-        return b.axpy(self.sigma, hp, hq)
+
+        def hvp(objective: Objective, v: Vec, batch: Batch, g0: Vec) -> Vec:
+            if create_graph:
+                return self.exact_hvp(objective, theta, v, batch, create_graph=True)
+            return self.strategy.loss_hvp(self, objective, theta, v, batch, g0=g0)
+
+        if coin is None:
+            return b.axpy(self.sigma, hvp(lower, terms.p, batches.lower, g_f), hvp(upper, terms.q, batches.upper, g_r))
+        if coin == 0:
+            return b.scale(2.0 * self.sigma, hvp(lower, terms.p, batches.lower, g_f))
+        if coin == 1:
+            return b.scale(2.0, hvp(upper, terms.q, batches.upper, g_r))
+        raise ValueError(f"coin must be 0, 1 or None, got coin={coin!r}")
 
     def phi_value(self, theta: Vec, batches: Batches) -> float:
         """Φ_β(θ) as a float (needs both gradients when the similarity term is on)."""
@@ -220,12 +266,30 @@ class Evaluator:
         return b.scale(1.0 / eta, b.sub(moved, b.detach(theta)))
 
     # --- F_ρ ------------------------------------------------------------------------------
-    def penalised(self, theta: Vec, rho: float, batches: Batches) -> PenaltyPoint:
-        """F_ρ(θ) and ∇F_ρ(θ) = g_r + 2ρ[∇²Φ P JΠᵀR + (JΠᵀR − R)/η] (the bracket is ∇²Φ P R unconstrained)."""
+    def penalised(
+        self,
+        theta: Vec,
+        rho: float,
+        batches: Batches,
+        *,
+        lagged: SimCache | None = None,
+        coin: int | None = None,
+        curvature: str = "full",
+        keep_sim: bool = False,
+    ) -> PenaltyPoint:
+        """F_ρ(θ) and ∇F_ρ(θ) = g_r + 2ρ[∇²Φ P JΠᵀR + (JΠᵀR − R)/η] (the bracket is ∇²Φ P R unconstrained).
+
+        ``lagged`` and ``coin`` choose the estimator of ∇Φ_β (see :meth:`phi`). ``curvature="frozen"``
+        (implied by a lagged ∇Sim, which is a constant of θ) takes ∇²Φ_β·w ≈ σH_f w: the similarity
+        gradient is held fixed along w, so the third-order term β∇²Sim·w is dropped and no graph is kept.
+        """
         b = self.backend
-        graph = self.strategy.needs_graph(self)
+        if curvature not in ("full", "frozen"):
+            raise ValueError(f"curvature must be 'full' or 'frozen', got curvature={curvature!r}")
+        frozen = self.uses_similarity and (curvature == "frozen" or lagged is not None)
+        graph = self.strategy.needs_graph(self) and not frozen
         at = b.requires_grad(theta) if graph else theta
-        point = self.phi(at, batches, create_graph=graph, need_upper=True)
+        point = self.phi(at, batches, create_graph=graph, need_upper=True, lagged=lagged, coin=coin, keep_sim=keep_sim)
         R = point.residual
         c = self.problem.constraint
         if c is None:
@@ -234,7 +298,11 @@ class Evaluator:
             eta = self.mapping_step
             jtr = c.project_vjp(b.axpy(eta, b.detach(self.restrict(point.grad_phi)), b.detach(theta)), R)
         w = self.restrict(jtr)
-        hv = self.strategy.phi_hvp(self, at, w, batches, point)
+        if frozen:
+            hv = b.scale(self.sigma, self.strategy.loss_hvp(self, self.problem.lower, at, w, batches.lower,
+                                                              g0=point.g_f))
+        else:
+            hv = self.strategy.phi_hvp(self, at, w, batches, point)
         bracket = hv if c is None else b.add(hv, b.scale(1.0 / self.mapping_step, b.sub(jtr, R)))
         grad_F = b.axpy(2.0 * rho, bracket, b.detach(point.g_r))
         if graph:
@@ -307,5 +375,6 @@ def _detached(b: Any, point: PhiPoint) -> PhiPoint:
         cosine=point.cosine.detach() if hasattr(point.cosine, "detach") else point.cosine,
         phi=point.phi.detach() if hasattr(point.phi, "detach") else point.phi,
         grad_phi=b.detach(point.grad_phi),
+        grad_sim=None if point.grad_sim is None else b.detach(point.grad_sim),
         graph=False,
     )

@@ -147,7 +147,8 @@ class FiniteDifference(HVPStrategy):
         return self._difference(ev, grad, theta, v, g0)
 
     def phi_hvp(self, ev, theta, w, batches, point):
-        return self._difference(ev, lambda at: ev.phi(at, batches).grad_phi, theta, w, point.grad_phi)
+        # the same estimator at θ ± h·w as at θ (the randomised one's pick included: common random numbers)
+        return self._difference(ev, lambda at: ev.phi(at, batches, coin=point.coin).grad_phi, theta, w, point.grad_phi)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "eps": self.eps, "scheme": self.scheme}
@@ -167,4 +168,5 @@ class ForwardOverReverse(HVPStrategy):
 
     def phi_hvp(self, ev, theta, w, batches, point):
         _third_or_second(ev)
-        return _reduced(ev, ev.backend.jvp(lambda at: ev.phi(at, batches, create_graph=True).grad_phi, theta, w))
+        return _reduced(ev, ev.backend.jvp(lambda at: ev.phi(at, batches, create_graph=True, coin=point.coin).grad_phi,
+                                           theta, w))

@@ -11,6 +11,10 @@ n_a = √(‖a‖² + δ²), n_b = √(‖b‖² + δ²) (the guard for zero gra
 * ``signed``  — Sim = S (the paper; maximising Φ drives S toward −1),
 * ``squared`` — Sim = S² (true decorrelation, drives S toward 0), ∇S² = 2S∇S,
 * ``none``    — no similarity term (β is ignored).
+
+Cheaper estimators of ∇Sim inside ∇Φ_β (options of the ``ofmu`` solver; ``SIM_PICKS``, ``SIM_CURVATURES``,
+:class:`SimCache` for the lagged term): see :meth:`ofmu_theory.evaluator.Evaluator.phi` and
+:meth:`~ofmu_theory.evaluator.Evaluator.penalised`.
 """
 
 from __future__ import annotations
@@ -65,3 +69,21 @@ def sim_grad_scale(kind: SimKind, cosine: Any) -> Any:
     if kind == "squared":
         return 2.0 * cosine
     return 0.0
+
+
+SIM_PICKS: tuple[str, ...] = ("both", "random")
+SIM_CURVATURES: tuple[str, ...] = ("full", "frozen")
+
+
+class SimCache(NamedTuple):
+    """The lagged similarity term: ∇Sim = c·∇S as last computed, reused until it is ``lag`` evaluations old.
+
+    Attributes:
+        grad_sim: ∇Sim at the last refresh (detached).
+        cosine: S at the last refresh (the value used where a lagged evaluation skips ∇L_r).
+        age: evaluations of ∇Φ_β that have used it, the refresh included (1 right after it).
+    """
+
+    grad_sim: Vec
+    cosine: Scalar
+    age: int

@@ -16,7 +16,7 @@ from llm.methods.base import (
 )
 from llm.runner import Plan
 from ofmu_theory.hvp import HVP_STRATEGIES
-from ofmu_theory.similarity import SIM_KINDS
+from ofmu_theory.similarity import SIM_CURVATURES, SIM_KINDS, SIM_PICKS
 from ofmu_theory.solvers import OFMU as OFMUSolver
 
 FORGET_LOSSES: tuple[str, ...] = ("nll", "npo")
@@ -45,6 +45,8 @@ class OFMU(Method):
         inner_steps: T.
         lr_in: peak η_in (None: ``lr``).
         hvp, fd_scheme, fd_eps: how ∇²Φ·v is taken.
+        sim_lag, sim_pick, sim_curvature: the core's cheaper estimators of the similarity term (defaults:
+            the exact one; see :class:`ofmu_theory.solvers.OFMU` and docs/llm-performance.md).
         eval_point: where ∇F_ρ is evaluated (``"inner"``: θ̃_k, ``"outer"``: θ_k).
         retain_loss: ``"nll"`` or ``"kl"``.
     """
@@ -67,6 +69,9 @@ class OFMU(Method):
     fd_eps: float | None = 1e-5
     eval_point: str = "inner"
     retain_loss: str = "nll"
+    sim_lag: int = 1
+    sim_pick: str = "both"
+    sim_curvature: str = "full"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -75,6 +80,10 @@ class OFMU(Method):
         check_choice("hvp", self.hvp, HVP_STRATEGIES.names())
         check_choice("eval_point", self.eval_point, ("inner", "outer"))
         check_choice("retain_loss", self.retain_loss, RETAIN_LOSSES)
+        check_choice("sim_pick", self.sim_pick, SIM_PICKS)
+        check_choice("sim_curvature", self.sim_curvature, SIM_CURVATURES)
+        if isinstance(self.sim_lag, bool) or not isinstance(self.sim_lag, int) or self.sim_lag < 1:
+            raise ValueError(f"sim_lag must be an int >= 1, got sim_lag={self.sim_lag!r}")
         check_positive(npo_beta=self.npo_beta, rho=self.rho)
         check_nonnegative(beta=self.beta)
         if self.lr_in is not None:
@@ -103,6 +112,7 @@ class OFMU(Method):
             inner_steps=self.inner_steps, eta_in=self.eta(sampler, lr=self.lr_in), eta_out=self.eta(sampler),
             transform_in=self.adamw(), transform_out=self.adamw(), hvp=self.hvp, fd_scheme=self.fd_scheme,
             fd_eps=self.fd_eps, eval_point=self.eval_point, max_steps=self.max_steps(sampler),
+            sim_lag=self.sim_lag, sim_pick=self.sim_pick, sim_curvature=self.sim_curvature, sim_seed=task.seed,
         )
         return Plan(problem=task.problem(lower=lower, upper=upper, name="ofmu"), solver=solver, sampler=sampler,
                     params=task.params)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+import numpy as np
+
 from ofmu_theory.backends import Vec
-from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.evaluator import Evaluator, PhiPoint
 from ofmu_theory.schedules import Geometric
-from ofmu_theory.similarity import check_sim
+from ofmu_theory.similarity import SIM_CURVATURES, SIM_PICKS, SimCache, check_sim
 from ofmu_theory.solvers.base import SOLVERS, Solver
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
@@ -22,6 +24,7 @@ class OFMUState(NamedTuple):
     draws: int
     inner_state: Any
     outer_state: Any
+    sim: SimCache | None = None  # the lagged similarity term (``sim_lag > 1``)
 
 
 @SOLVERS.register("ofmu")
@@ -43,6 +46,16 @@ class OFMU(Solver):
     Reconstructed (the paper is silent; each is an option recorded in the result): the
     evaluation point, the ρ cap, step-size rules, the HVP method, the similarity variant.
     The step error is ‖∇F_{ρ_k}‖ at the evaluation point.
+
+    Cheaper estimators of the similarity term (ours, not the paper's; defaults = the exact estimator;
+    their cost and error are measured in docs/llm-performance.md):
+
+    * ``sim_lag`` = m: ∇Sim (its two HVPs) recomputed at every m-th evaluation of ∇Φ_β (inner and
+      outer ones, counted across outer steps) and reused in between; m = 1 recomputes it every time.
+    * ``sim_pick="random"``: one of the two HVPs of ∇S per evaluation, weight 2 (a fair coin seeded by
+      ``sim_seed`` and the draw index: unbiased, deterministic, resumable).
+    * ``sim_curvature="frozen"``: ∇²Φ_β·∇Φ_β ≈ σH_f∇Φ_β in ∇F_ρ (the similarity gradient held fixed
+      along the direction; implied for a lagged evaluation). No graph of ∇Φ_β is kept.
     """
 
     name = "ofmu"
@@ -60,10 +73,21 @@ class OFMU(Solver):
     transform_out: Transform = field(default_factory=Sgd)
     sim_eps: float = 1e-12
     mapping_step: float | None = None
+    sim_lag: int = 1
+    sim_pick: str = "both"
+    sim_curvature: str = "full"
+    sim_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_sim(self.sim)
+        if isinstance(self.sim_lag, bool) or not isinstance(self.sim_lag, int) or self.sim_lag < 1:
+            raise ValueError(f"sim_lag must be an int >= 1, got sim_lag={self.sim_lag!r}")
+        if self.sim_pick not in SIM_PICKS:
+            raise ValueError(f"sim_pick must be one of {', '.join(SIM_PICKS)}, got sim_pick={self.sim_pick!r}")
+        if self.sim_curvature not in SIM_CURVATURES:
+            raise ValueError(f"sim_curvature must be one of {', '.join(SIM_CURVATURES)}, "
+                             f"got sim_curvature={self.sim_curvature!r}")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got beta={self.beta!r}")
         if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
@@ -95,27 +119,60 @@ class OFMU(Solver):
         b = ev.backend
         return OFMUState(theta0, 0, 0, self.transform_in.init(b, theta0), self.transform_out.init(b, theta0))
 
+    def coin(self, draw: int) -> int | None:
+        """The randomised estimator's pick for the evaluation on draw ``draw`` (None: both HVPs)."""
+        if self.sim_pick == "both":
+            return None
+        return int(np.random.default_rng((self.sim_seed, draw)).integers(2))
+
+    def lagged(self, ev: Evaluator, cache: SimCache | None) -> SimCache | None:
+        """The cache to reuse for the next evaluation of ∇Φ_β, or None when ∇Sim is due a refresh."""
+        if not ev.uses_similarity or cache is None or cache.age >= self.sim_lag:
+            return None
+        return cache
+
+    def remember(self, ev: Evaluator, cache: SimCache | None, point: PhiPoint) -> SimCache | None:
+        """The cache after an evaluation (kept only when ``sim_lag > 1``)."""
+        if self.sim_lag == 1 or not ev.uses_similarity:
+            return None
+        if point.lagged and cache is not None:
+            return cache._replace(age=cache.age + 1)
+        b = ev.backend
+        return SimCache(b.detach(point.grad_sim), b.item(point.cosine), 1)
+
     def ascend(self, ev: Evaluator, theta: Vec, draws: int, tstate: Any, k: int = 0) -> tuple[Vec, int, Any, float]:
         """T projected ascent steps on Φ_β from θ (the inner loop); returns (θ̃, draws, state, last η_in)."""
+        return self.ascend_lagged(ev, theta, draws, tstate, k)[:4]
+
+    def ascend_lagged(
+        self, ev: Evaluator, theta: Vec, draws: int, tstate: Any, k: int = 0, cache: SimCache | None = None,
+    ) -> tuple[Vec, int, Any, float, SimCache | None]:
+        """:meth:`ascend` carrying the lagged similarity term: returns (θ̃, draws, state, last η_in, cache)."""
         eta = float("nan")
         smooth = ev.problem.constants.phi_smoothness(ev.beta)
         for _ in range(self.inner_steps):
+            coin = self.coin(draws)
             batches, draws = self.draw(ev, draws)
-            point = ev.phi(theta, batches)
+            point = ev.phi(theta, batches, lagged=self.lagged(ev, cache), coin=coin, keep_sim=self.sim_lag > 1)
+            cache = self.remember(ev, cache, point)
             theta, tstate, eta, _ = self.move(
                 ev, theta, point.residual, ascent=True, rule=self.eta_in, transform=self.transform_in,
                 tstate=tstate, value=ev.backend.item(point.phi), value_fn=lambda x, bt=batches: ev.phi_value(x, bt),
                 smoothness=smooth, k=k, what="inner (Phi)",
             )
-        return theta, draws, tstate, eta
+        return theta, draws, tstate, eta, cache
 
     def step(self, ev: Evaluator, state: OFMUState) -> tuple[OFMUState, dict[str, float]]:
         b = ev.backend
         rho = self.rho_schedule(state.k)
-        inner, draws, in_state, eta_in = self.ascend(ev, state.theta, state.draws, state.inner_state, state.k)
+        inner, draws, in_state, eta_in, cache = self.ascend_lagged(ev, state.theta, state.draws, state.inner_state,
+                                                                    state.k, state.sim)
         at = inner if self.eval_point == "inner" else state.theta
+        coin = self.coin(draws)
         batches, draws = self.draw(ev, draws)
-        pen = ev.penalised(at, rho, batches)
+        pen = ev.penalised(at, rho, batches, lagged=self.lagged(ev, cache), coin=coin, curvature=self.sim_curvature,
+                           keep_sim=self.sim_lag > 1)
+        cache = self.remember(ev, cache, pen.point)
         theta, out_state, eta_out, accepted = self.move(
             ev, inner, pen.grad_F, ascent=False, rule=self.eta_out, transform=self.transform_out,
             tstate=state.outer_state, value=pen.F, value_fn=lambda x: ev.penalised_value(x, rho, batches),
@@ -142,7 +199,7 @@ class OFMU(Solver):
         }
         if self.inner_steps == 0:
             row.pop("eta_in")
-        return OFMUState(theta, state.k + 1, draws, in_state, out_state), row
+        return OFMUState(theta, state.k + 1, draws, in_state, out_state, cache), row
 
 
 @SOLVERS.register("grad-penalty")
