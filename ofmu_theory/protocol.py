@@ -85,8 +85,8 @@ class Task(Protocol):
             role: str) -> dict[str, Any]:
         """One run: a JSON-able dict of metrics plus ``passes``, ``wall_s`` and ``status``."""
 
-    def score(self, metrics: Mapping[str, Any]) -> float:
-        """Selection score on the tune role (higher is better; -inf: infeasible)."""
+    def score(self, metrics: Mapping[str, Any]) -> float | tuple[float, ...]:
+        """Selection score on the tune role (higher is better, tuples compared in order; -inf: infeasible)."""
 
     def feasible(self, summary: Mapping[str, Any]) -> bool:
         """Whether a method's mean eval metrics may be the best baseline (e.g. a utility floor)."""
@@ -198,10 +198,11 @@ def _method_at_budget(task: Task, spec: MethodSpace, profile: Profile, budget: f
         key = run_key(task.identity, role="tune", method=spec.method, config=config, budget=budget, seed=tune_seed)
         record = cache.get_or_run(key, lambda c=config: task.run(spec.method, c, budget_passes=budget,
                                                                  seed=tune_seed, role="tune"))
-        score = float(task.score(record))
-        tried.append({"config": config, "score": score, "metrics": record})
-        say(f"tune {spec.method} @ {budget:.0f} passes {config}: score {score:.4g}")
-    best = max(range(len(tried)), key=lambda i: (tried[i]["score"], -i))  # ties: the earlier configuration
+        raw = task.score(record)
+        score = tuple(float(v) for v in raw) if isinstance(raw, (tuple, list)) else (float(raw),)
+        tried.append({"config": config, "score": list(score), "metrics": record})
+        say(f"tune {spec.method} @ {budget:.0f} passes {config}: score {score}")
+    best = max(range(len(tried)), key=lambda i: (tuple(tried[i]["score"]), -i))  # ties: the earlier configuration
     chosen = tried[best]["config"]
     per_seed = []
     for seed in profile.seeds:
