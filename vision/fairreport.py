@@ -232,3 +232,34 @@ def run_from_args(args: Any, config: BenchConfig) -> int:
     print(f"target met: {report['target']['met']}; wrote {args.out}/bench.json, bench.md and the plots "
           f"({report['wall_s']:.1f} s)")
     return 0
+
+
+def config_from_record(record: Mapping[str, Any]) -> BenchConfig:
+    """The :class:`BenchConfig` a bench.json was made with (its ``config``)."""
+    from vision.train import TrainConfig  # noqa: PLC0415
+
+    cfg = dict(record["config"])
+    cfg["train"] = TrainConfig(**cfg["train"])
+    cfg["modes"], cfg["methods"] = tuple(cfg["modes"]), tuple(cfg["methods"])
+    return BenchConfig(**cfg)
+
+
+def rerun_row(record: Mapping[str, Any], *, method: str, level: int = 0, seed_index: int = 0) -> tuple[dict, dict]:
+    """Re-run one committed eval run of a protocol bench.json (one method, one budget, one seed) from scratch
+    (Original and Retrain from the cache or trained again with the recorded recipe and seed); returns
+    (committed record, new record)."""
+    config = config_from_record(record)
+    row = record["levels"][level]["methods"][method]
+    committed = row["per_seed"][seed_index]
+    with torch_threads(config.threads):
+        data, _ = load_bench_data(config)
+        split = bench_split(data, config, "random")
+        original = load_or_train(data, split.train, config=config.train, seed=config.seed, name="D", cache=config.cache)
+        retrain = load_or_train(data, split.retain, config=config.train, seed=config.seed, name="D_r[random]",
+                                cache=config.cache)
+        reference = evaluate(retrain.model, data, split, wall_s=retrain.wall_s)
+        task = VisionTask(original=original.model, data=data, split=split, retrain=reference,
+                          retrain_s=retrain.wall_s, identity=identity_of(config, data, split))
+        new = task.run(method, row["tuning"]["chosen"], budget_passes=row["budget_passes"], seed=committed["seed"],
+                       role="eval")
+    return committed, new
