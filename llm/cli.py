@@ -9,8 +9,8 @@ when it is missing (a cache hit is instant)::
     ofmu llm unlearn --method ofmu --out runs/ofmu --set beta=0.2 --checkpoint-every 10
     ofmu llm unlearn --method ofmu --out runs/ofmu --checkpoint-every 10 --resume   # after an interruption
     ofmu llm eval --model-dir runs/ofmu/model --out runs/ofmu/eval
-    ofmu llm bench --out runs/bench                    # every method, same budget, table + plot
-    ofmu llm bench --model smollm2 --lora --methods npo,ofmu --out runs/smol
+    ofmu llm bench --out runs/bench                    # the fair protocol (quick profile): verdicts, plots
+    ofmu llm bench --profile single --model smollm2 --lora --methods npo,ofmu --out runs/smol
     ofmu llm unlearn --method ofmu --out runs/ofmu --bf16 --gradient-checkpointing --set hvp=fd
     torchrun --nproc_per_node=4 -m llm.cli llm unlearn --method grad_diff --out runs/gd   # data parallel
 
