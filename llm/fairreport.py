@@ -233,3 +233,39 @@ def run_from_args(args: Any, config: Any, run_settings: Any) -> int:
     print(f"wrote {args.out}/bench.json, README.md and the plots (prepare {prepare_s:.1f} s, "
           f"bench {report['wall_s']:.1f} s)")
     return 0
+
+
+def prepare_config_from(record: Mapping[str, Any]) -> Any:
+    """The :class:`~llm.entry.PrepareConfig` of an entry record (``entries.eval.config`` of a bench.json)."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    from llm.entry import EvalSettings, PrepareConfig  # noqa: PLC0415
+    from llm.train import TrainRecipe  # noqa: PLC0415
+
+    cfg = {k: v for k, v in record.items() if k in {f.name for f in fields(PrepareConfig)}}
+    cfg["recipe"] = None if cfg.get("recipe") is None else TrainRecipe(**cfg["recipe"])
+    cfg["eval"] = EvalSettings(**cfg["eval"])
+    if cfg.get("question_templates") is not None:
+        cfg["question_templates"] = tuple(cfg["question_templates"])
+    return PrepareConfig(**cfg)
+
+
+def rerun_row(report: Mapping[str, Any], *, method: str, level: int = 0, seed_index: int = 0) -> tuple[dict, dict]:
+    """Re-run one committed eval run of a protocol bench.json (one method, one budget, one seed): the two
+    entries are prepared again (or found in the cache) from their recorded configs; returns
+    (committed record, new record)."""
+    from llm.bench import set_threads  # noqa: PLC0415
+    from llm.prepare import prepare  # noqa: PLC0415
+
+    set_threads(report["metadata"]["devices"].get("cpu_threads") or 1)
+    settings = dict(report["metadata"]["config"]["settings"])
+    if settings.get("lora") is not None:
+        raise ValueError("re-running a LoRA bench row is not supported here")
+    task = LlmTask(tune=Role.load(prepare(prepare_config_from(report["entries"]["tune"]["config"]))),
+                   eval=Role.load(prepare(prepare_config_from(report["entries"]["eval"]["config"]))),
+                   settings=RunSettings(**settings))
+    row = report["levels"][level]["methods"][method]
+    committed = row["per_seed"][seed_index]
+    new = task.run(method, row["tuning"]["chosen"], budget_passes=row["budget_passes"], seed=committed["seed"],
+                   role="eval")
+    return committed, new
