@@ -76,6 +76,16 @@ def _iv(summary: Mapping[str, Any], key: str, digits: str = ".3f") -> str:
     return f"{v['mean']:{digits}}{span}"
 
 
+def run_seconds(report: Mapping[str, Any]) -> float:
+    """Wall seconds of every unlearning run in the record (tuning and seeds)."""
+    total = 0.0
+    for level in report["levels"]:
+        for row in level["methods"].values():
+            total += sum(t["metrics"].get("wall_s", 0.0) for t in row["tuning"]["configs_tried"])
+            total += sum(r.get("wall_s", 0.0) for r in row["per_seed"])
+    return total
+
+
 def level_table(level: Mapping[str, Any]) -> str:
     """One budget's Markdown table: per method mean [95 % interval] over seeds, passes, time, chosen config."""
     head = ("| method | FQ | KS stat | MU | forget TR | privleak | passes | wall s | per-seed FQ | chosen config |\n"
@@ -157,6 +167,8 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
         f"* Wall time of this run: {report['wall_s']:.0f} s (protocol, {report['runs']['executed']} runs executed, "
         f"{report['runs']['from_cache']} read from the run cache)"
         + (f"; prepare {report['prepare_s']:.0f} s" if report.get("prepare_s") is not None else "") + ".",
+        f"* Unlearning wall time summed over every run of the record (tuning + seeds, evaluation excluded): "
+        f"{run_seconds(report):.0f} s.",
         "",
     ]
     for level in report["levels"]:
