@@ -26,11 +26,13 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "vision-bench"
 
 
 def regenerate_docs(out_dir: str | Path = DOCS_DIR, *, profile: str = "quick", work: str | Path | None = None,
-                    config: BenchConfig | None = None, progress: bool = True) -> dict[str, Any]:
-    """Run the protocol bench (default config, ``fresh_retrain=True``) and write its report into ``out_dir``."""
+                    config: BenchConfig | None = None, progress: bool = True,
+                    cached_retrain: bool = False) -> dict[str, Any]:
+    """Run the protocol bench (default config; Retrain trained in the run unless ``cached_retrain``) and write
+    its report into ``out_dir``."""
     from vision.fairreport import run_fair_bench, write_outputs  # noqa: PLC0415
 
-    config = replace(config or BenchConfig(), fresh_retrain=True)
+    config = replace(config or BenchConfig(), fresh_retrain=not cached_retrain)
     report = run_fair_bench(config, profile=profile, out=work or f"runs/vision-bench-{profile}", progress=progress)
     _write(report, Path(out_dir), write_outputs)
     return report
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="quick", choices=["quick", "full"], help="the bench profile")
     parser.add_argument("--work", default=None, help="the bench's folder (default runs/vision-bench-<profile>)")
     parser.add_argument("--from-json", default=None, help="re-render this saved bench.json instead of running")
+    parser.add_argument("--cached-retrain", action="store_true",
+                        help="take Retrain from the cache (its recorded training time) instead of training it again")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -72,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         rerender_docs(args.from_json, args.out)
         print(f"wrote {args.out}")
         return 0
-    report = regenerate_docs(args.out, profile=args.profile, work=args.work, progress=not args.quiet)
+    report = regenerate_docs(args.out, profile=args.profile, work=args.work, progress=not args.quiet,
+                             cached_retrain=args.cached_retrain)
     print(f"wrote {args.out} ({report['wall_s']:.0f} s)")
     return 0
 
