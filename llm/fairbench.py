@@ -174,29 +174,28 @@ class LlmTask:
         where = self.tune if role == "tune" else self.eval
         per_step = self.per_step(method, config, where)
         steps = steps_within(budget_passes, per_step)
-        spe = max(1, -(-len(where.forget) // SHARED["batch_size"]))
-        chosen = self.method(method, config, epochs=steps / spe)
-        settings = replace(self.settings, seed=seed)
-        t0 = time.perf_counter()
-        task = build_task(chosen, model=where.model, tokenizer=where.tokenizer, template=where.template,
-                          forget_items=where.forget, retain_items=where.retain, settings=settings)
-        plan = chosen.plan(task)
-        budget = PassBudget(budget=budget_passes)
-        result = execute(plan, callback=budget)
-        task.params.assign(result.theta)
-        wall = time.perf_counter() - t0
-        out: dict[str, Any] = {"status": result.status.name, "steps": result.nit, "passes": result_passes(result),
-                               "passes_per_step": per_step, "wall_s": wall, "core_wall_s": result.wall_s,
-                               "epochs": steps / spe, "config": chosen.to_dict()}
-        if result.status.name == "DIVERGED":
-            return out
+        chosen = self.method(method, config, epochs=steps / _steps_per_epoch(where))
+        return {**self.execute(chosen, where, seed=seed, budget_passes=budget_passes), "passes_per_step": per_step}
+
+    def execute(self, method: Any, where: Role, *, seed: int, budget_passes: float) -> dict[str, Any]:
+        """Run the configured ``method`` on ``where`` with ``seed`` (stopped at ``budget_passes``) and evaluate it."""
         from llm.lora import merged  # noqa: PLC0415
 
-        with tempfile.TemporaryDirectory() as tmp:
-            evaluation = evaluate_model(where.prepared, merged(task.model), where.tokenizer, tmp)
-            out.update({k: float(evaluation.summary[k]) for k in METRICS if k in evaluation.summary})
-            out["ks_statistic"] = ks_statistic(f"{tmp}/TOFU_EVAL.json", where.prepared.retain_eval)
-        del task, plan, result
+        t0 = time.perf_counter()
+        task = build_task(method, model=where.model, tokenizer=where.tokenizer, template=where.template,
+                          forget_items=where.forget, retain_items=where.retain,
+                          settings=replace(self.settings, seed=seed))
+        result = execute(method.plan(task), callback=PassBudget(budget=budget_passes))
+        task.params.assign(result.theta)
+        out: dict[str, Any] = {"status": result.status.name, "steps": result.nit, "passes": result_passes(result),
+                               "wall_s": time.perf_counter() - t0, "core_wall_s": result.wall_s,
+                               "epochs": method.epochs, "config": method.to_dict()}
+        if result.status.name != "DIVERGED":
+            with tempfile.TemporaryDirectory() as tmp:
+                evaluation = evaluate_model(where.prepared, merged(task.model), where.tokenizer, tmp)
+                out.update({k: float(evaluation.summary[k]) for k in METRICS if k in evaluation.summary})
+                out["ks_statistic"] = ks_statistic(f"{tmp}/TOFU_EVAL.json", where.prepared.retain_eval)
+        del task, result
         gc.collect()
         return out
 
@@ -220,51 +219,30 @@ def _sampler_like(n_forget: int, batch_size: int) -> Any:
     return MiniBatch(n_lower=n_forget, n_upper=n_forget, batch_lower=batch_size, batch_upper=batch_size, seed=0)
 
 
-def hvp_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float, seeds: tuple[int, ...]) -> dict[str, Any]:
-    """OFMU's chosen configuration on the eval role with ``hvp="exact"`` against ``"fd"``, the same number of
-    outer steps (the fd run's), every seed: which path the default should take (fd when its mean KS
-    statistic and MU lie inside the exact path's intervals)."""
+def hvp_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float,
+              fd_runs: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """OFMU's chosen configuration on the eval role with ``hvp="exact"`` against ``"fd"``: the same number of
+    outer steps as the fd runs of the protocol (``fd_runs``, its per-seed eval records at this budget) and the
+    same seeds; which path the default should take (fd when its mean KS statistic and MU lie inside the exact
+    path's 95 % t intervals)."""
     from ofmu_theory.comparison import interval  # noqa: PLC0415
 
-    per_step = task.per_step("ofmu", config, task.eval)
-    steps = steps_within(budget_passes, per_step)
-    rows: dict[str, list[dict[str, Any]]] = {"fd": [], "exact": []}
-    for path in ("fd", "exact"):
-        for seed in seeds:
-            cfg = {**config, "hvp": path}
-            exact_budget = 1e12 if path == "exact" else budget_passes  # exact: the same steps, its own passes
-            spe = max(1, -(-len(task.eval.forget) // SHARED["batch_size"]))
-            rec = _run_steps(task, cfg, steps=steps, spe=spe, seed=seed, budget=exact_budget)
-            rows[path].append({"seed": seed, **rec})
-    summary = {}
-    for path, recs in rows.items():
-        summary[path] = {k: interval([r[k] for r in recs]).to_dict() for k in ("ks_statistic", "model_utility",
-                                                                                 "forget_quality", "wall_s", "passes")
-                         if all(k in r for r in recs)}
+    steps = steps_within(budget_passes, task.per_step("ofmu", config, task.eval))
+    rows: dict[str, list[dict[str, Any]]] = {"fd": [dict(r) for r in fd_runs], "exact": []}
+    for run in fd_runs:  # the exact path gets the fd run's steps, whatever its own passes
+        epochs = int(run["steps"]) / _steps_per_epoch(task.eval)
+        exact = task.method("ofmu", {**config, "hvp": "exact"}, epochs=epochs)
+        rec = task.execute(exact, task.eval, seed=int(run["seed"]), budget_passes=1e12)
+        rows["exact"].append({"seed": run["seed"], **rec})
+    keys = ("ks_statistic", "model_utility", "forget_quality", "wall_s", "passes")
+    summary = {path: {k: interval([r[k] for r in recs]).to_dict() for k in keys if all(k in r for r in recs)}
+               for path, recs in rows.items()}
     inside = all(summary["exact"][k]["low"] <= summary["fd"][k]["mean"] <= summary["exact"][k]["high"]
                  for k in ("ks_statistic", "model_utility") if k in summary["exact"] and k in summary["fd"])
-    return {"steps": steps, "seeds": list(seeds), "config": dict(config), "per_seed": rows, "summary": summary,
-            "fd_within_exact_intervals": bool(inside), "default": "fd" if inside else "exact",
+    return {"steps": steps, "seeds": [r["seed"] for r in fd_runs], "config": dict(config), "per_seed": rows,
+            "summary": summary, "fd_within_exact_intervals": bool(inside), "default": "fd" if inside else "exact",
             "rule": "fd when its mean KS statistic and MU lie inside the exact path's 95 % t intervals"}
 
 
-def _run_steps(task: LlmTask, config: Mapping[str, Any], *, steps: int, spe: int, seed: int,
-               budget: float) -> dict[str, Any]:
-    where = task.eval
-    values = {**SHARED, **{"lr_in": None}, **config, "epochs": steps / spe, "warmup_epochs": WARMUP_SHARE * steps / spe}
-    method = METHODS.get("ofmu").preset("embedded", **values)
-    settings = replace(task.settings, seed=seed)
-    t0 = time.perf_counter()
-    built = build_task(method, model=where.model, tokenizer=where.tokenizer, template=where.template,
-                       forget_items=where.forget, retain_items=where.retain, settings=settings)
-    result = execute(method.plan(built), callback=PassBudget(budget=budget))
-    built.params.assign(result.theta)
-    wall = time.perf_counter() - t0
-    from llm.lora import merged  # noqa: PLC0415
-
-    with tempfile.TemporaryDirectory() as tmp:
-        evaluation = evaluate_model(where.prepared, merged(built.model), where.tokenizer, tmp)
-        out = {k: float(evaluation.summary[k]) for k in METRICS if k in evaluation.summary}
-        out["ks_statistic"] = ks_statistic(f"{tmp}/TOFU_EVAL.json", where.prepared.retain_eval)
-    out.update({"steps": result.nit, "passes": result_passes(result), "wall_s": wall, "status": result.status.name})
-    return out
+def _steps_per_epoch(role: Role) -> int:
+    return max(1, -(-len(role.forget) // SHARED["batch_size"]))

@@ -49,8 +49,9 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
     check = None
     if hvp:
         first = record["levels"][0]
-        check = hvp_check(task, first["methods"]["ofmu"]["tuning"]["chosen"], budget_passes=first["budget_passes"],
-                          seeds=chosen.seeds)
+        ofmu = first["methods"]["ofmu"]
+        check = hvp_check(task, ofmu["tuning"]["chosen"], budget_passes=first["budget_passes"],
+                          fd_runs=[r for r in ofmu["per_seed"] if "ks_statistic" in r])
     report = {
         "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
         "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},

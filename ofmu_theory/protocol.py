@@ -234,8 +234,8 @@ def _verdict(task: Task, rows: Mapping[str, Mapping[str, Any]], reference: str) 
         return {**out, "result": "better" if task.feasible(means(ref["summary"])) else "indistinguishable",
                 "best_baseline": None, "reason": "no baseline met the feasibility rule"}
     best = max(candidates, key=lambda n: sign * candidates[n]["summary"][primary]["mean"])
-    x = [r[primary] for r in ref["per_seed"]]
-    y = [r[primary] for r in rows[best]["per_seed"]]
+    x = [r.get(primary) for r in ref["per_seed"]]
+    y = [r.get(primary) for r in rows[best]["per_seed"]]
     if any(not isinstance(v, (int, float)) for v in [*x, *y]):
         return {**out, "result": "indistinguishable", "best_baseline": best, "reason": "a seed has no value"}
     cmp = paired(x, y, higher_is_better=task.higher_is_better)
