@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             return code
         args.source = work
     report = json.loads((Path(args.source) / "bench.json").read_text(encoding="utf-8"))
+    if "levels" not in report:
+        raise ValueError(f"{args.source}/bench.json is not a protocol bench record (run with --profile quick or full)")
     for path in write_docs(report, Path(args.out)):
         print(f"wrote {path}")
     return 0

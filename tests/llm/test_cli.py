@@ -275,6 +275,11 @@ def test_protocol_bench_writes_budgets_tuning_seeds_and_a_verdict(entry, tmp_pat
     assert main(argv) == 0
     again = json.loads((out / "bench.json").read_text())
     assert again["runs"]["executed"] == 0 and again["levels"] == report["levels"]
+    from llm.regenerate_docs import main as regenerate
+
+    assert regenerate(["--from", str(out), "--out", str(tmp_path / "docs")]) == 0
+    assert "Verdict" in (tmp_path / "docs" / "README.md").read_text()
+    assert (tmp_path / "docs" / "fq_vs_mu_1x.png").is_file()
 
 
 def test_protocol_bench_refuses_single_pass_options(entry, tmp_path):
