@@ -70,7 +70,7 @@ FQ_TARGET = 0.05
 MU_SHARE = 0.9
 
 PROFILES: Mapping[str, Profile] = {
-    "quick": Profile(name="quick", budgets=(1.0, 3.0), n_configs=3, seeds=(0, 1, 2)),
+    "quick": Profile(name="quick", budgets=(1.0,), n_configs=3, seeds=(0, 1, 2)),
     "full": Profile(name="full", budgets=(1.0, 3.0, 10.0), n_configs=6, seeds=(0, 1, 2, 3, 4)),
     "smoke": Profile(name="smoke", budgets=(1.0,), n_configs=2, seeds=(0, 1)),  # test-sized: checks wiring only
 }

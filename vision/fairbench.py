@@ -47,7 +47,7 @@ SEARCH_SPACES: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
 REFERENCE = "graddiff"
 METRICS = ("avg_gap", "ua", "ra", "ta", "mia_efficacy", "val_acc", "val_gap", "time_ratio")
 PROFILES: Mapping[str, Profile] = {
-    "quick": Profile(name="quick", budgets=(1.0, 3.0), n_configs=3, seeds=(1, 2, 3)),
+    "quick": Profile(name="quick", budgets=(1.0,), n_configs=3, seeds=(1, 2, 3)),
     "full": Profile(name="full", budgets=(1.0, 3.0, 10.0), n_configs=6, seeds=(1, 2, 3, 4, 5)),
     "smoke": Profile(name="smoke", budgets=(1.0,), n_configs=2, seeds=(1, 2)),  # test-sized: checks wiring only
 }
