@@ -322,6 +322,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="quick (default) | full: the fair-comparison protocol (budgets, equal tuning, seeds, "
                         "verdict; docs/llm.md); smoke: the protocol at test size; single: one run per method "
                         "with its preset (no tuning, one seed)")
+    p.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
+                   help="protocol: skip the exact-vs-fd HVP comparison of OFMU's chosen configuration")
     p.add_argument("--tune-data", default=None,
                    help="protocol: a TOFU-format folder to tune on (default: a generated corpus with seed+1 "
                         "and other question templates)")

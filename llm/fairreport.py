@@ -240,7 +240,7 @@ def run_from_args(args: Any, config: Any, run_settings: Any) -> int:
         FULL_METHODS if args.profile == "full" else QUICK_METHODS)
     report = run_fair_bench(eval_p, tune_p, profile=args.profile, methods=methods,
                             settings=run_settings(args, eval_p), out=args.out, prepare_s=prepare_s,
-                            log=None if args.quiet else print)
+                            hvp=args.hvp_check, log=None if args.quiet else print)
     for tag, v in report["verdict"].items():
         print(f"{tag}: OFMU vs {v.get('best_baseline')}: {v['result']} ({v['reason']})")
     print(f"wrote {args.out}/bench.json, README.md and the plots (prepare {prepare_s:.1f} s, "
