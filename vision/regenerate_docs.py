@@ -27,13 +27,16 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "vision-bench"
 
 def regenerate_docs(out_dir: str | Path = DOCS_DIR, *, profile: str = "quick", work: str | Path | None = None,
                     config: BenchConfig | None = None, progress: bool = True,
-                    cached_retrain: bool = False) -> dict[str, Any]:
+                    cached_retrain: bool = False, methods: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Run the protocol bench (default config; Retrain trained in the run unless ``cached_retrain``) and write
     its report into ``out_dir``."""
+    from vision.fairbench import FULL_METHODS, QUICK_METHODS  # noqa: PLC0415
     from vision.fairreport import run_fair_bench, write_outputs  # noqa: PLC0415
 
     config = replace(config or BenchConfig(), fresh_retrain=not cached_retrain)
-    report = run_fair_bench(config, profile=profile, out=work or f"runs/vision-bench-{profile}", progress=progress)
+    methods = methods or (FULL_METHODS if profile == "full" else QUICK_METHODS)
+    report = run_fair_bench(config, profile=profile, methods=methods, out=work or f"runs/vision-bench-{profile}",
+                            progress=progress)
     _write(report, Path(out_dir), write_outputs)
     return report
 
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-json", default=None, help="re-render this saved bench.json instead of running")
     parser.add_argument("--cached-retrain", action="store_true",
                         help="take Retrain from the cache (its recorded training time) instead of training it again")
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: the profile's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -77,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     report = regenerate_docs(args.out, profile=args.profile, work=args.work, progress=not args.quiet,
-                             cached_retrain=args.cached_retrain)
+                             cached_retrain=args.cached_retrain,
+                             methods=None if args.methods is None else tuple(args.methods.split(",")))
     print(f"wrote {args.out} ({report['wall_s']:.0f} s)")
     return 0
 
