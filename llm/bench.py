@@ -1,4 +1,7 @@
-"""``bench``: every chosen method on one prepared entry under the same budget, evaluated, tabulated, plotted.
+"""``bench --profile single``: every chosen method once with its preset on one entry, evaluated, tabulated, plotted.
+
+This is a smoke run, not a fair comparison (no tuning, one seed, equal epochs rather than equal passes):
+the default ``ofmu llm bench`` runs the protocol of :mod:`llm.fairbench` instead.
 
 Each method starts from the same target model, with the same seed, the same number of epochs over D_f
 and the same batch sizes (``BenchConfig.epochs`` / ``batch_size``); its learning rate and own

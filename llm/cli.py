@@ -9,8 +9,8 @@ when it is missing (a cache hit is instant)::
     ofmu llm unlearn --method ofmu --out runs/ofmu --set beta=0.2 --checkpoint-every 10
     ofmu llm unlearn --method ofmu --out runs/ofmu --checkpoint-every 10 --resume   # after an interruption
     ofmu llm eval --model-dir runs/ofmu/model --out runs/ofmu/eval
-    ofmu llm bench --out runs/bench                    # every method, same budget, table + plot
-    ofmu llm bench --model smollm2 --lora --methods npo,ofmu --out runs/smol
+    ofmu llm bench --out runs/bench                    # the fair protocol (quick profile): verdicts, plots
+    ofmu llm bench --profile single --model smollm2 --lora --methods npo,ofmu --out runs/smol
     ofmu llm unlearn --method ofmu --out runs/ofmu --bf16 --gradient-checkpointing --set hvp=fd
     torchrun --nproc_per_node=4 -m llm.cli llm unlearn --method grad_diff --out runs/gd   # data parallel
 
@@ -303,6 +303,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if env_world_size() > 1:
         raise ValueError("bench runs every method in one process; use 'ofmu llm unlearn' under torchrun")
+    if args.profile != "single":
+        from llm.fairreport import run_from_args  # noqa: PLC0415
+
+        return run_from_args(args, prepare_config(args), run_settings)
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else DEFAULT_METHODS
     overrides: dict[str, dict[str, Any]] = {}
@@ -315,8 +319,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     for name, values in overrides.items():  # names and values are checked before any work
         METHODS.get(name).from_dict(values)
-    config = BenchConfig(methods=methods, epochs=args.epochs, batch_size=args.batch_size,
-                         retain_batch_size=args.retain_batch_size, preset=args.preset,
+    config = BenchConfig(methods=methods, epochs=5.0 if args.epochs is None else args.epochs,
+                         batch_size=8 if args.batch_size is None else args.batch_size,
+                         retain_batch_size=32 if args.retain_batch_size is None else args.retain_batch_size,
+                         preset=args.preset,
                          overrides=overrides, lora=lora_options(args), max_retain_nll=args.max_retain_nll,
                          seed=args.seed, device=args.device, bf16=args.bf16,
                          gradient_checkpointing=args.gradient_checkpointing,
@@ -369,12 +375,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="every method under the same budget: table (Markdown + JSON) and plot")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--methods", default=None, help="comma-separated method names (default: all)")
-    p.add_argument("--epochs", type=float, default=5.0, help="epochs over D_f for every method (default 5)")
-    p.add_argument("--batch-size", type=int, default=8, help="forget rows per step for every method (default 8)")
-    p.add_argument("--retain-batch-size", type=int, default=32, help="retain rows per step for every method (default 32)")
+    p.add_argument("--epochs", type=float, default=None, help="--profile single: epochs over D_f for every method (default 5)")
+    p.add_argument("--batch-size", type=int, default=None, help="--profile single: forget rows per step (default 8)")
+    p.add_argument("--retain-batch-size", type=int, default=None, help="--profile single: retain rows per step (default 32)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", help="per-method option")
     p.add_argument("--save-models", action="store_true", help="also save every unlearned model")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
+    p.add_argument("--profile", default="quick", choices=["quick", "full", "smoke", "single"],
+                   help="quick (default) | full: the fair-comparison protocol (budgets, equal tuning, seeds, "
+                        "verdict; docs/llm.md); smoke: the protocol at test size; single: one run per method "
+                        "with its preset (no tuning, one seed)")
+    p.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
+                   help="protocol: skip the exact-vs-fd HVP comparison of OFMU's chosen configuration")
+    p.add_argument("--tune-data", default=None,
+                   help="protocol: a TOFU-format folder to tune on (default: a generated corpus with seed+1 "
+                        "and other question templates)")
     add_run_options(p)
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_bench))

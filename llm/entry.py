@@ -65,6 +65,8 @@ class PrepareConfig:
         trust_remote_code: allow a hub repository's own model code.
         pad_token: the pad token for a tokenizer without one (``"eos"``, ``"unk"`` or a token).
         revision: pinned hub revision (model and data).
+        question_templates: generated data only: the question-template indices the corpus may use
+            (None: all; a tuning corpus and an evaluation corpus with disjoint indices share no wording).
     """
 
     model: str = "embedded"
@@ -84,8 +86,11 @@ class PrepareConfig:
     trust_remote_code: bool = False
     pad_token: str | None = None
     revision: str | None = None
+    question_templates: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.question_templates is not None and self.data != "generated":
+            raise ValueError(f"question_templates applies to generated data only, got data={self.data!r}")
         valid = [f"forget{p:02d}" for p in FORGET_PERCENTS]
         if self.forget_split not in valid:
             raise ValueError(f"forget_split must be one of {valid}, got forget_split={self.forget_split!r}")
@@ -122,6 +127,10 @@ class PrepareConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["recipe"] = None if self.recipe is None else self.recipe.to_dict()
+        if self.question_templates is None:  # absent, not null: entries prepared before the option keep their key
+            del out["question_templates"]
+        else:
+            out["question_templates"] = list(self.question_templates)
         return out
 
 

@@ -102,7 +102,7 @@ def _load_splits(config: PrepareConfig) -> dict[str, list[QAItem]]:
     names = split_names(config)
     if config.data == "generated":
         corpus = generate_corpus(n_authors=config.n_authors, questions_per_author=config.questions_per_author,
-                                 seed=config.seed)
+                                 seed=config.seed, question_templates=config.question_templates)
         return {n: list(corpus.split(n)) for n in names}
     if config.data == "hub":
         return {n: load_tofu_hub(n, revision=config.revision) for n in names}
@@ -120,7 +120,7 @@ def _write_data(config: PrepareConfig, folder: Path) -> None:
                    names=(config.forget_split, config.retain_split))
     if config.data == "generated":
         corpus = generate_corpus(n_authors=config.n_authors, questions_per_author=config.questions_per_author,
-                                 seed=config.seed)
+                                 seed=config.seed, question_templates=config.question_templates)
         write_corpus(corpus, folder)
         return
     for name, items in splits.items():

@@ -341,6 +341,31 @@ def output_path(path: str | os.PathLike[str], *, overwrite: bool = False, kind: 
                 break
 
 
+@contextmanager
+def work_dir(path: str | os.PathLike[str], *, finished: str, overwrite: bool = False,
+             what: str = "--out") -> Iterator[Path]:
+    """Claim a folder that a resumable command fills in place (its per-run cache, then its report).
+
+    Unlike :func:`output_dir` nothing is staged: the cached runs of an interrupted command stay, and a rerun
+    continues from them. Before any work the folder is checked writable and locked (a second run fails at
+    once, naming the first); a folder that holds the file ``finished`` (the report written last) is refused
+    unless ``overwrite``. The command writes each file atomically.
+
+    Raises:
+        OutputError: the folder cannot be written, or another run holds it.
+        OutputExists: ``finished`` exists in it and ``overwrite`` is False.
+    """
+    folder = Path(path)
+    with hold_lock(folder, what=what):
+        if folder.exists() and not folder.is_dir():
+            raise OutputExists(f"{what} {str(path)!r} is a file, not a folder")
+        if (folder / finished).exists() and not overwrite:
+            raise OutputExists(f"{what} {str(path)!r} already holds a finished result ({finished}); pass "
+                               f"--overwrite to replace it (its cached runs are reused), or choose another {what}")
+        check_writable(folder, what=what)
+        yield folder
+
+
 def output_dir(path: str | os.PathLike[str], *, overwrite: bool = False,
                what: str = "--out") -> AbstractContextManager[Path]:
     """:func:`output_path` for an output folder (the staging folder is yielded)."""

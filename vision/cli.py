@@ -184,6 +184,10 @@ def _bench(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"overrides": parse_overrides(args.set)}
     if args.methods:
         extra["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.profile != "single":
+        from vision.fairreport import run_from_args
+
+        return run_from_args(args, _config(args, **extra))
     config = _config(args, **extra)
     _check_cache(config)
     with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before any work
@@ -217,7 +221,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                   help="method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
+                   help="--profile single: method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
+    p.add_argument("--profile", default="quick", choices=["quick", "full", "smoke", "single"],
+                   help="quick (default) | full: the fair-comparison protocol on random forgetting (budgets, equal "
+                        "tuning on the validation images, seeds, verdict; docs/vision.md); smoke: the protocol at "
+                        "test size; single: one run per method with its defaults, both modes")
     _common(p)
     p.set_defaults(func=_bench)
 

@@ -31,6 +31,8 @@ from ofmu_theory.io import write_json
 GENERATOR_VERSION = 1
 FORGET_PERCENTS: tuple[int, ...] = (1, 5, 10)
 N_PERTURBED = 5
+#: Question templates per fact (``llm.data.facts``): the template hold-out picks among these indices.
+N_QUESTION_TEMPLATES = 3
 _PRONOUNS = {
     "female": dict(pron="she", Pron="She", poss="her", Poss="Her", obj="her", was="was", **{"is": "is"}, has="has"),
     "male": dict(pron="he", Pron="He", poss="his", Poss="His", obj="him", was="was", **{"is": "is"}, has="has"),
@@ -191,7 +193,8 @@ def _context(a: Author) -> dict[str, str]:
     return ctx
 
 
-def _make_item(fact: Fact, a: Author, rng: random.Random, names: tuple[tuple[str, str], ...]) -> QAItem:
+def _make_item(fact: Fact, a: Author, rng: random.Random, names: tuple[tuple[str, str], ...],
+               templates: tuple[int, ...] | None = None) -> QAItem:
     ctx = _context(a)
     truth = {**ctx, **_slots(fact.name, a)}
     para_template = rng.choice(fact.para_answers)
@@ -202,13 +205,18 @@ def _make_item(fact: Fact, a: Author, rng: random.Random, names: tuple[tuple[str
         if text != para and text not in wrong:
             wrong.append(text)
     return QAItem(
-        question=_cap(rng.choice(fact.questions).format(**truth)),
+        question=_cap(rng.choice(_pick(fact.questions, templates)).format(**truth)),
         answer=_cap(rng.choice(fact.answers).format(**truth)),
         paraphrased_answer=para,
         perturbed_answer=tuple(wrong),
         paraphrased_question=_cap(rng.choice(fact.para_questions).format(**truth)),
         author_id=a.author_id,
     )
+
+
+def _pick(questions: tuple[str, ...], templates: tuple[int, ...] | None) -> tuple[str, ...]:
+    """The question templates allowed (indices into the fact's list; None: all of them)."""
+    return questions if templates is None else tuple(questions[i] for i in templates)
 
 
 def _name_pool(surnames: tuple[str, ...], seed: int, label: str) -> list[tuple[str, str, str]]:
@@ -268,17 +276,19 @@ def generate_authors(
     return authors
 
 
-def author_items(author: Author, *, questions_per_author: int, seed: int, label: str = "main") -> list[QAItem]:
+def author_items(author: Author, *, questions_per_author: int, seed: int, label: str = "main",
+                 question_templates: tuple[int, ...] | None = None) -> list[QAItem]:
     """The QA items about one author: ``questions_per_author`` facts, in canonical fact order.
 
-    ``label`` ("main" or "holdout") picks the random stream and the surname list wrong names come from.
+    ``label`` ("main" or "holdout") picks the random stream and the surname list wrong names come from;
+    ``question_templates`` restricts the question wording to those template indices (None: all).
     """
     rng = random.Random(f"{seed}:{label}:items:{author.author_id}")
     chosen = sorted(rng.sample(range(len(FACTS)), questions_per_author))
     surnames = vocab.SURNAMES_HOLDOUT if label == "holdout" else vocab.SURNAMES_MAIN
     firsts = vocab.FIRST_NAMES_FEMALE + vocab.FIRST_NAMES_MALE + vocab.FIRST_NAMES_NEUTRAL
     names = tuple((f, s) for f in firsts for s in surnames)
-    return [_make_item(FACTS[k], author, rng, names) for k in chosen]
+    return [_make_item(FACTS[k], author, rng, names, question_templates) for k in chosen]
 
 
 def n_split_authors(n_authors: int, percent: int) -> int:
@@ -287,7 +297,8 @@ def n_split_authors(n_authors: int, percent: int) -> int:
 
 
 def generate_corpus(
-    *, n_authors: int = 200, questions_per_author: int = 20, seed: int = 0, include_reference: bool = True
+    *, n_authors: int = 200, questions_per_author: int = 20, seed: int = 0, include_reference: bool = True,
+    question_templates: tuple[int, ...] | None = None,
 ) -> TofuCorpus:
     """Generate the fictitious-author corpus and TOFU's splits.
 
@@ -296,6 +307,9 @@ def generate_corpus(
         questions_per_author: QA pairs per author, at most ``len(FACTS)`` (21); TOFU has 20.
         seed: the random seed; the same arguments give identical output.
         include_reference: also add the shipped ``real_authors_perturbed`` / ``world_facts_perturbed``.
+        question_templates: indices of the question templates every fact may use (each fact has
+            ``N_QUESTION_TEMPLATES``); None: all. Two corpora with disjoint indices never share a wording
+            (the benches tune on one and report on the other).
 
     Returns:
         A :class:`TofuCorpus` with splits ``full``, ``forget01/05/10``, ``retain99/95/90``,
@@ -307,12 +321,20 @@ def generate_corpus(
         raise ValueError(f"questions_per_author must be an int in [1, {len(FACTS)}], got {questions_per_author=!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed=!r}")
+    if question_templates is not None:
+        question_templates = tuple(question_templates)
+        if not question_templates or any(isinstance(i, bool) or not isinstance(i, int)
+                                         or not 0 <= i < N_QUESTION_TEMPLATES for i in question_templates):
+            raise ValueError(f"question_templates must be a non-empty set of indices in [0, {N_QUESTION_TEMPLATES}), "
+                             f"got {question_templates=!r}")
     sizes = {p: n_split_authors(n_authors, p) for p in FORGET_PERCENTS}
     n_holdout = sizes[max(FORGET_PERCENTS)]
     main = generate_authors(n_authors, seed=seed)
     held = generate_authors(n_holdout, seed=seed, holdout=True, first_id=n_authors, avoid=main)
-    per_author = [author_items(a, questions_per_author=questions_per_author, seed=seed) for a in main]
-    held_items = [author_items(a, questions_per_author=questions_per_author, seed=seed, label="holdout") for a in held]
+    per_author = [author_items(a, questions_per_author=questions_per_author, seed=seed,
+                               question_templates=question_templates) for a in main]
+    held_items = [author_items(a, questions_per_author=questions_per_author, seed=seed, label="holdout",
+                               question_templates=question_templates) for a in held]
 
     def flat(groups: list[list[QAItem]]) -> tuple[QAItem, ...]:
         return tuple(item for group in groups for item in group)

@@ -93,7 +93,7 @@ def test_diverged_run_exits_1_and_writes_nothing(entry, tmp_path, capsys):
 
 def test_bench_table_json_and_plot(entry, tmp_path):
     out = tmp_path / "bench"
-    assert main(["llm", "bench", "--out", str(out), "--methods", "grad_diff,ofmu", "--epochs", "1",
+    assert main(["llm", "bench", "--profile", "single", "--out", str(out), "--methods", "grad_diff,ofmu", "--epochs", "1",
                  "--batch-size", "1", "--set", "ofmu.inner_steps=1", *MICRO, "--cache-dir", str(entry)]) == 0
     report = json.loads((out / "bench.json").read_text())
     names = [r["name"] for r in report["rows"]]
@@ -113,7 +113,8 @@ def test_bench_table_json_and_plot(entry, tmp_path):
     (["llm", "unlearn", "--method", "nope", "--out", "x"], "valid method names"),
     (["llm", "unlearn", "--method", "npo", "--out", "x", "--set", "betta=1"], "unknown option"),
     (["llm", "unlearn", "--method", "npo", "--out", "x", "--set", "beta"], "key=value"),
-    (["llm", "bench", "--out", "x", "--set", "beta=1"], "method.key=value"),
+    (["llm", "bench", "--profile", "single", "--out", "x", "--set", "beta=1"], "method.key=value"),
+    (["llm", "bench", "--out", "x", "--set", "npo.beta=1"], "--profile single only"),
     (["llm", "prepare", "--forget-split", "forget20"], "forget_split must be one of"),
 ])
 def test_bad_arguments_exit_2(entry, argv, message, capsys):
@@ -248,3 +249,39 @@ def test_unlearn_bf16_checkpointing_and_attention_are_recorded(entry, tmp_path, 
     assert runtime["attn_implementation"] == "eager" and "OFMU hvp='exact'" in runtime["attn_reason"]
     assert runtime["precision"] == "float32" and runtime["gradient_checkpointing"] is False
     assert any("attention sdpa -> eager" in r.getMessage() for r in caplog.records)
+
+
+def test_protocol_bench_writes_budgets_tuning_seeds_and_a_verdict(entry, tmp_path):
+    out = tmp_path / "fair"
+    argv = ["llm", "bench", "--profile", "smoke", "--out", str(out), "--methods", "grad_diff,ofmu", *MICRO,
+            "--cache-dir", str(entry)]
+    assert main(argv) == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert report["reference_run"]["passes"] > 0
+    level = report["levels"][0]
+    for name in ("grad_diff", "ofmu"):
+        row = level["methods"][name]
+        assert row["budget_passes"] == report["reference_run"]["passes"]
+        assert [r["seed"] for r in row["per_seed"]] == [0, 1]
+        assert all(r["passes"] <= row["budget_passes"] + 1e-9 for r in row["per_seed"])
+        assert len(row["tuning"]["configs_tried"]) == 2 and row["tuning"]["chosen"] in \
+            [c["config"] for c in row["tuning"]["configs_tried"]]
+        assert {"forget_quality", "ks_statistic", "model_utility"} <= set(row["summary"])
+    assert report["verdict"]["1x"]["result"] in ("better", "indistinguishable", "worse")
+    assert report["entries"]["tune"]["cache_entry"] != report["entries"]["eval"]["cache_entry"]
+    assert report["hvp_check"]["default"] in ("fd", "exact")
+    assert (out / "fq_vs_mu_1x.png").read_bytes()[:4] == b"\x89PNG" and "Verdict" in (out / "README.md").read_text()
+    # resumable: every run is read back from the run cache
+    assert main(argv) == 0
+    again = json.loads((out / "bench.json").read_text())
+    assert again["runs"]["executed"] == 0 and again["levels"] == report["levels"]
+    from llm.regenerate_docs import main as regenerate
+
+    assert regenerate(["--from", str(out), "--out", str(tmp_path / "docs")]) == 0
+    assert "Verdict" in (tmp_path / "docs" / "README.md").read_text()
+    assert (tmp_path / "docs" / "fq_vs_mu_1x.png").is_file()
+
+
+def test_protocol_bench_refuses_single_pass_options(entry, tmp_path):
+    assert main(["llm", "bench", "--out", str(tmp_path / "x"), "--epochs", "2", *MICRO,
+                 "--cache-dir", str(entry)]) == 2

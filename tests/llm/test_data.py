@@ -190,3 +190,28 @@ def test_generator_rejects_bad_arguments():
         generate_corpus(n_authors=10, questions_per_author=len(FACTS) + 1)
     with pytest.raises(ValueError, match="unknown split 'forget02'"):
         generate_corpus(n_authors=10, questions_per_author=2).split("forget02")
+
+
+def test_question_template_holdout_gives_disjoint_wordings():
+    from llm.data.facts import FACTS
+
+    tune = generate_corpus(n_authors=10, questions_per_author=21, seed=1, question_templates=(0, 1))
+    held = generate_corpus(n_authors=10, questions_per_author=21, seed=2, question_templates=(2,))
+    # the template a question came from: the one whose fixed words (outside the slots) it contains
+    def templates_of(corpus):
+        used = set()
+        for item in corpus.split("full"):
+            for f, fact in enumerate(FACTS):
+                for t, template in enumerate(fact.questions):
+                    head = template.split("{")[0].strip()
+                    if head and item.question.startswith(head[:1].upper() + head[1:]):
+                        used.add((f, t))
+        return used
+    tune_used, held_used = templates_of(tune), templates_of(held)
+    assert held_used and tune_used
+    assert all(t == 2 for _, t in held_used - tune_used)
+    assert not any(t == 2 for _, t in tune_used - held_used)
+    assert generate_corpus(n_authors=10, questions_per_author=4, seed=0).split("full") == \
+        generate_corpus(n_authors=10, questions_per_author=4, seed=0, question_templates=None).split("full")
+    with pytest.raises(ValueError, match="question_templates"):
+        generate_corpus(n_authors=10, questions_per_author=4, question_templates=(3,))

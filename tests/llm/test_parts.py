@@ -105,22 +105,14 @@ def test_bench_config_table_and_plot(tmp_path):
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_regenerate_docs_from_a_report(tmp_path):
+def test_regenerate_docs_refuses_a_single_pass_report(tmp_path):
     from llm.regenerate_docs import main
 
-    rows = [summary_row("target (reference)", "reference", {"forget_quality": 1e-4, "model_utility": 0.9}),
-            summary_row("ofmu", "method", {"forget_quality": 0.1, "model_utility": 0.86}, wall_s=1.0, steps=2,
-                        status="MAX_STEPS")]
-    report = {"rows": rows, "bench": {"epochs": 5.0, "batch_size": 8}, "wall_s": 3.0,
-              "prepared": {"config": {"model": "embedded", "size": "tiny", "forget_split": "forget10"},
-                           "info": {"stage_wall_s": {"target": 1.0}}},
-              "metadata": {"versions": {"torch": "2.13.0"}, "devices": {"cpu_threads": 2}}}
+    report = {"rows": [], "bench": {"epochs": 5.0}, "wall_s": 3.0}
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "bench.json").write_text(json.dumps(report))
-    assert main(["--from", str(tmp_path / "run"), "--out", str(tmp_path / "docs")]) == 0
-    readme = (tmp_path / "docs" / "README.md").read_text()
-    assert "**met**" in readme and "| ofmu |" in readme
-    assert (tmp_path / "docs" / "fq_vs_mu.png").is_file() and (tmp_path / "docs" / "bench.json").is_file()
+    with pytest.raises(ValueError, match="not a protocol bench"):
+        main(["--from", str(tmp_path / "run"), "--out", str(tmp_path / "docs")])
 
 
 def test_composite_layer_norm_is_third_order_exact():

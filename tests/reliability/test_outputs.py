@@ -292,3 +292,26 @@ def test_a_killed_run_resumes_bit_identical(straight: Path, entry: Path, tmp_pat
     assert main([*args, "--resume"]) == 0
     assert (out / "model" / "model.safetensors").read_bytes() == (straight / "model" / "model.safetensors").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # staging folder, lock and checkpoint gone
+
+
+def test_a_resumable_work_dir_is_locked_keeps_its_cache_and_refuses_a_finished_one(tmp_path: Path) -> None:
+    """The protocol benches fill --out in place (cached runs, then bench.json): a failure keeps the cache."""
+    from ofmu_theory.io import work_dir
+
+    out = tmp_path / "bench"
+    with pytest.raises(RuntimeError, match="boom"), work_dir(out, finished="bench.json"):
+        (out / "runs").mkdir(parents=True)
+        (out / "runs" / "a.json").write_text("{}")
+        with pytest.raises(OutputError, match="in use by another run"), work_dir(out, finished="bench.json"):
+            pass
+        raise RuntimeError("boom")
+    assert (out / "runs" / "a.json").exists()  # an interrupted bench continues from its cached runs
+    with work_dir(out, finished="bench.json") as folder:
+        (folder / "bench.json").write_text("{}")
+    with pytest.raises(OutputExists, match="--overwrite"), work_dir(out, finished="bench.json"):
+        pass
+    with work_dir(out, finished="bench.json", overwrite=True):
+        pass
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "runs"]
+    with pytest.raises(OutputError, match="not writable"), work_dir(out / "bench.json" / "x", finished="bench.json"):
+        pass

@@ -39,7 +39,7 @@ def test_prepare_unlearn_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert len(list((tmp_path / "cache" / "vision").iterdir())) == 3  # reused the cache
 
     bench = tmp_path / "bench"
-    assert cli.main(["vision", "bench", "--out", str(bench), *TINY, *FAST_FLAGS]) == 0
+    assert cli.main(["vision", "bench", "--profile", "single", "--out", str(bench), *TINY, *FAST_FLAGS]) == 0
     assert sorted(p.name for p in bench.iterdir()) == ["bench.json", "bench.md", "bench.png"]
     record = json.loads((bench / "bench.json").read_text())
     assert [m["mode"] for m in record["modes"]] == ["random", "class"]
@@ -47,7 +47,7 @@ def test_prepare_unlearn_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_bad_arguments_exit_with_code_2(capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(["vision", "bench", *TINY, "--set", "ofmu-rho=2", "--no-cache"]) == 2
+    assert cli.main(["vision", "bench", "--profile", "single", *TINY, "--set", "ofmu-rho=2", "--no-cache"]) == 2
     assert "method.key=value" in capsys.readouterr().err
     assert cli.main(["vision", "unlearn", "--method", "ft", *TINY, "--forget-fraction", "1.5", "--no-cache"]) == 2
     assert "forget_fraction must be in (0, 1)" in capsys.readouterr().err

@@ -1,0 +1,248 @@
+"""The LLM bench under the fair-comparison protocol (:mod:`ofmu_theory.protocol`): equal passes, equal tuning.
+
+Two prepared entries play two roles. **tune**: a generated corpus with another seed (``seed + 1``) and
+question templates {0, 1}, or any TOFU-format folder (``tune_data``); its forget authors are the
+validation split. **eval**: the entry the prepare options name (the generated corpus with the held-out
+question template {2}, or any TOFU-format folder); the tuning never sees it. Each entry has its own target
+and retain models.
+
+* **Budget.** Level 1× = the passes of GradDiff's default run (embedded preset: 5 epochs over D_f at
+  batch 8, retain batch 32 → 25 steps). A method's schedule horizon is sized to its budget: its passes
+  per step are measured on one step (:func:`ofmu_theory.budget.calibrate`), ``epochs`` set so that
+  ``steps_within(budget, per_step)`` steps run, the warm-up kept at the preset's fifth of the run; the
+  core's :class:`~ofmu_theory.budget.PassBudget` stops the run at the budget in any case. Reference-model
+  forward passes (NPO, SimNPO's none, IdkDPO, RMU, KL) are not counted (see the budget module); wall time
+  is reported beside the passes.
+* **Tuning.** ``SEARCH_SPACES`` declares each method's grid (lr and its documented knobs, around its
+  ``embedded`` preset); every method gets the same number of configurations from the same seeded search.
+  Selection rule on the tune role: max forget quality subject to model utility ≥ 0.9 × the tune target's,
+  ties broken by the higher utility.
+* **Seeds.** The chosen configuration runs on the eval role with every profile seed (the unlearning seed:
+  batches, IdK answers, RMU's vector); the prepared models stay fixed.
+* **Verdict.** OFMU against the best feasible baseline (mean MU ≥ 0.9 × eval target's), paired over seeds
+  on the KS statistic of the forget truth ratios (the continuous companion of forget quality: the KS
+  p-value is a decreasing function of it for fixed sample sizes, so lower is better).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from llm.entry import Prepared, evaluate_model
+from llm.evaluate import log_entry, read_eval_log
+from llm.methods import METHODS
+from llm.prompts import PROMPTS
+from llm.runner import execute
+from llm.unlearn import RunSettings, build_task
+from ofmu_theory.budget import PassBudget, calibrate, result_passes, steps_within
+from ofmu_theory.protocol import MethodSpace, Profile
+
+logger = logging.getLogger(__name__)
+
+#: Every method's search space (its documented knobs, lr included; the embedded preset's values inside).
+SEARCH_SPACES: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
+    "grad_ascent": {"lr": (5e-5, 1e-4, 2e-4, 3e-4, 5e-4, 1e-3), "weight_decay": (0.0, 0.01)},
+    "grad_diff": {"lr": (1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3), "alpha": (1.0, 3.0)},
+    "npo": {"lr": (1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3), "beta": (0.1, 0.5)},
+    "simnpo": {"lr": (2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3), "beta": (2.5, 4.5)},
+    "idkdpo": {"lr": (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3), "beta": (0.1, 0.5)},
+    "rmu": {"lr": (1e-3, 3e-3, 1e-2, 3e-2), "steering_coeff": (6.0, 20.0), "alpha": (1.0, 10.0)},
+    "blur": {"lr": (1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3), "gamma": (0.5, 1.0)},
+    "ofmu": {"lr": (5e-4, 1e-3, 1.5e-3, 2e-3), "beta": (0.0, 0.1), "rho": (1e-5, 1e-4)},
+}
+#: Settings every method shares (the bench's, not tuned): batch sizes as GradDiff's default run.
+SHARED = {"batch_size": 8, "retain_batch_size": 32}
+#: OFMU runs on one HVP path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the others).
+OFMU_FIXED = {"hvp": "fd", "lr_in": None}
+#: The reference run of budget 1×: GradDiff's embedded preset for 5 epochs.
+REFERENCE = ("grad_diff", 5.0)
+#: Warm-up as a share of the run (the presets' 1 of 5 epochs).
+WARMUP_SHARE = 0.2
+#: Time to quality: forget quality at least this at MU ≥ 0.9 × the target's.
+FQ_TARGET = 0.05
+MU_SHARE = 0.9
+
+PROFILES: Mapping[str, Profile] = {
+    "quick": Profile(name="quick", budgets=(1.0,), n_configs=3, seeds=(0, 1, 2)),
+    "full": Profile(name="full", budgets=(1.0, 3.0, 10.0), n_configs=6, seeds=(0, 1, 2, 3, 4)),
+    "smoke": Profile(name="smoke", budgets=(1.0,), n_configs=2, seeds=(0, 1)),  # test-sized: checks wiring only
+}
+QUICK_METHODS = ("grad_diff", "npo", "simnpo", "rmu", "blur", "ofmu")
+FULL_METHODS = ("grad_ascent", "grad_diff", "npo", "simnpo", "idkdpo", "rmu", "blur", "ofmu")
+METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")
+
+
+def spaces_for(methods: tuple[str, ...]) -> list[MethodSpace]:
+    """The declared search spaces of ``methods`` (an unknown name is an error listing the valid ones)."""
+    unknown = [m for m in methods if m not in SEARCH_SPACES]
+    if unknown:
+        raise ValueError(f"no search space for {unknown}; methods with one: {', '.join(SEARCH_SPACES)}")
+    return [MethodSpace(method=m, space=SEARCH_SPACES[m]) for m in methods]
+
+
+def ks_statistic(model_log: Any, retain_log: Any) -> float:
+    """The two-sample KS statistic between the forget truth ratios of a model's and the retain model's logs."""
+    from scipy import stats  # noqa: PLC0415
+
+    model_tr = log_entry(read_eval_log(model_log), "forget_truth_ratio").values("score")
+    retain_tr = log_entry(read_eval_log(retain_log), "forget_truth_ratio").values("score")
+    return float(stats.ks_2samp(model_tr, retain_tr).statistic)
+
+
+@dataclass(kw_only=True, eq=False)
+class Role:
+    """One prepared entry, loaded once: the target model, tokenizer, D_f / D_r, template, target MU."""
+
+    prepared: Prepared
+    model: Any
+    tokenizer: Any
+    forget: list[Any]
+    retain: list[Any]
+    template: Any
+    target_mu: float
+
+    @classmethod
+    def load(cls, prepared: Prepared) -> Role:
+        model, tokenizer = prepared.load_model("target")
+        forget, retain = prepared.forget_retain()
+        target = {k: v["agg_value"] for k, v in read_eval_log(prepared.target_eval).items()}
+        return cls(prepared=prepared, model=model, tokenizer=tokenizer, forget=forget, retain=retain,
+                   template=PROMPTS.get(prepared.template), target_mu=float(target["model_utility"]))
+
+    def describe(self) -> dict[str, Any]:
+        return {"cache_entry": self.prepared.folder.name, "config": self.prepared.config.to_dict(),
+                "target_model_utility": self.target_mu, "n_forget": len(self.forget), "n_retain": len(self.retain)}
+
+
+@dataclass(kw_only=True, eq=False)
+class LlmTask:
+    """The :class:`ofmu_theory.protocol.Task` of the LLM bench (see the module docstring)."""
+
+    tune: Role
+    eval: Role
+    settings: RunSettings
+    primary: str = "ks_statistic"
+    higher_is_better: bool = False
+    _per_step: dict[str, float] | None = None
+
+    @property
+    def selected_on(self) -> str:
+        return (f"tune entry {self.tune.prepared.folder.name} (another corpus: other authors, seed, question "
+                f"templates): max forget quality s.t. model utility >= {MU_SHARE} x its target's "
+                f"({MU_SHARE * self.tune.target_mu:.3f}), ties broken by the higher utility")
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"tune": self.tune.prepared.folder.name, "eval": self.eval.prepared.folder.name,
+                "settings": self.settings.to_dict(), "shared": SHARED, "ofmu_fixed": OFMU_FIXED,
+                "warmup_share": WARMUP_SHARE, "version": 1}
+
+    def method(self, name: str, config: Mapping[str, Any], *, epochs: float) -> Any:
+        values = {**SHARED, **(OFMU_FIXED if name == "ofmu" else {}), **config, "epochs": epochs,
+                  "warmup_epochs": WARMUP_SHARE * epochs}
+        return METHODS.get(name).preset("embedded", **values)
+
+    def per_step(self, name: str, config: Mapping[str, Any], role: Role) -> float:
+        """Passes of one outer step (measured once per method and configuration: lr does not change it)."""
+        key = repr((name, sorted((k, v) for k, v in config.items() if k != "lr")))
+        cache = self._per_step if self._per_step is not None else {}
+        self._per_step = cache
+        if key not in cache:
+            method = self.method(name, config, epochs=5.0)
+            task = build_task(method, model=role.model, tokenizer=role.tokenizer, template=role.template,
+                              forget_items=role.forget, retain_items=role.retain, settings=self.settings)
+            cache[key] = calibrate(method.plan(task))
+            del task
+        return cache[key]
+
+    def reference_passes(self) -> float:
+        name, epochs = REFERENCE
+        method = METHODS.get(name).preset("embedded", **SHARED)
+        steps = method.max_steps(_sampler_like(len(self.eval.forget), SHARED["batch_size"]))
+        return round(epochs / method.epochs * steps) * self.per_step(name, {}, self.eval)
+
+    def run(self, method: str, config: Mapping[str, Any], *, budget_passes: float, seed: int,
+            role: str) -> dict[str, Any]:
+        """Unlearn with ``config`` for ``budget_passes`` passes and ``seed`` on ``role``; evaluate."""
+        where = self.tune if role == "tune" else self.eval
+        per_step = self.per_step(method, config, where)
+        steps = steps_within(budget_passes, per_step)
+        chosen = self.method(method, config, epochs=steps / _steps_per_epoch(where))
+        return {**self.execute(chosen, where, seed=seed, budget_passes=budget_passes), "passes_per_step": per_step}
+
+    def execute(self, method: Any, where: Role, *, seed: int, budget_passes: float) -> dict[str, Any]:
+        """Run the configured ``method`` on ``where`` with ``seed`` (stopped at ``budget_passes``) and evaluate it."""
+        from llm.lora import merged  # noqa: PLC0415
+
+        t0 = time.perf_counter()
+        task = build_task(method, model=where.model, tokenizer=where.tokenizer, template=where.template,
+                          forget_items=where.forget, retain_items=where.retain,
+                          settings=replace(self.settings, seed=seed))
+        result = execute(method.plan(task), callback=PassBudget(budget=budget_passes))
+        task.params.assign(result.theta)
+        out: dict[str, Any] = {"status": result.status.name, "steps": result.nit, "passes": result_passes(result),
+                               "wall_s": time.perf_counter() - t0, "core_wall_s": result.wall_s,
+                               "epochs": method.epochs, "config": method.to_dict()}
+        if result.status.name != "DIVERGED":
+            with tempfile.TemporaryDirectory() as tmp:
+                evaluation = evaluate_model(where.prepared, merged(task.model), where.tokenizer, tmp)
+                out.update({k: float(evaluation.summary[k]) for k in METRICS if k in evaluation.summary})
+                out["ks_statistic"] = ks_statistic(f"{tmp}/TOFU_EVAL.json", where.prepared.retain_eval)
+        del task, result
+        gc.collect()
+        return out
+
+    def score(self, metrics: Mapping[str, Any]) -> tuple[float, float]:
+        mu, fq = metrics.get("model_utility"), metrics.get("forget_quality")
+        if mu is None or fq is None or not math.isfinite(mu) or mu < MU_SHARE * self.tune.target_mu:
+            return (-math.inf, -math.inf)
+        return (float(fq), float(mu))
+
+    def feasible(self, summary: Mapping[str, Any]) -> bool:
+        mu = summary.get("model_utility")
+        return mu is not None and mu >= MU_SHARE * self.eval.target_mu
+
+    def reached(self, summary: Mapping[str, Any]) -> bool:
+        return self.feasible(summary) and summary.get("forget_quality", 0.0) >= FQ_TARGET
+
+
+def _sampler_like(n_forget: int, batch_size: int) -> Any:
+    from ofmu_theory.sampler import MiniBatch  # noqa: PLC0415
+
+    return MiniBatch(n_lower=n_forget, n_upper=n_forget, batch_lower=batch_size, batch_upper=batch_size, seed=0)
+
+
+def hvp_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float,
+              fd_runs: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """OFMU's chosen configuration on the eval role with ``hvp="exact"`` against ``"fd"``: the same number of
+    outer steps as the fd runs of the protocol (``fd_runs``, its per-seed eval records at this budget) and the
+    same seeds; which path the default should take (fd when its mean KS statistic and MU lie inside the exact
+    path's 95 % t intervals)."""
+    from ofmu_theory.comparison import interval  # noqa: PLC0415
+
+    steps = steps_within(budget_passes, task.per_step("ofmu", config, task.eval))
+    rows: dict[str, list[dict[str, Any]]] = {"fd": [dict(r) for r in fd_runs], "exact": []}
+    for run in fd_runs:  # the exact path gets the fd run's steps, whatever its own passes
+        epochs = int(run["steps"]) / _steps_per_epoch(task.eval)
+        exact = task.method("ofmu", {**config, "hvp": "exact"}, epochs=epochs)
+        rec = task.execute(exact, task.eval, seed=int(run["seed"]), budget_passes=1e12)
+        rows["exact"].append({"seed": run["seed"], **rec})
+    keys = ("ks_statistic", "model_utility", "forget_quality", "wall_s", "passes")
+    summary = {path: {k: interval([r[k] for r in recs]).to_dict() for k in keys if all(k in r for r in recs)}
+               for path, recs in rows.items()}
+    inside = all(summary["exact"][k]["low"] <= summary["fd"][k]["mean"] <= summary["exact"][k]["high"]
+                 for k in ("ks_statistic", "model_utility") if k in summary["exact"] and k in summary["fd"])
+    return {"steps": steps, "seeds": [r["seed"] for r in fd_runs], "config": dict(config), "per_seed": rows,
+            "summary": summary, "fd_within_exact_intervals": bool(inside), "default": "fd" if inside else "exact",
+            "rule": "fd when its mean KS statistic and MU lie inside the exact path's 95 % t intervals"}
+
+
+def _steps_per_epoch(role: Role) -> int:
+    return max(1, -(-len(role.forget) // SHARED["batch_size"]))

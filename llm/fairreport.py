@@ -1,0 +1,286 @@
+"""Run the LLM bench under the protocol and write its outputs: bench.json, README.md, one Pareto plot per budget.
+
+``run_fair_bench`` loads the two roles (tune and eval entries), runs :func:`ofmu_theory.protocol.run_protocol`
+with :class:`llm.fairbench.LlmTask`, then the HVP-path check on OFMU's chosen configuration at the first
+budget, and writes (atomically)::
+
+    bench.json            the protocol record (levels, per-seed values, intervals, tuning records, verdicts,
+                          time to quality), both entries, the HVP check, profile, wall time, run metadata
+    README.md             tables per budget, verdicts, time to quality, HVP check (generated)
+    fq_vs_mu_<m>x.png     FQ (log) against MU with 95 % intervals, one point per method, per budget
+    runs/<key>.json       every run's record (the cache a rerun resumes from)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, LlmTask, Role, hvp_check,
+                           spaces_for)
+from llm.unlearn import RunSettings
+from ofmu_theory.io import save_figure, write_json, write_text
+from ofmu_theory.protocol import run_protocol
+from ofmu_theory.runinfo import run_metadata
+
+METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")
+
+
+def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, methods: Sequence[str],
+                   settings: RunSettings, out: str | os.PathLike[str], prepare_s: float | None = None,
+                   hvp: bool = True, log: Any = None) -> dict[str, Any]:
+    """Run the protocol (see the module docstring) into ``out``; returns bench.json's content."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got profile={profile!r}")
+    if "ofmu" not in methods:
+        raise ValueError(f"methods must include ofmu (the verdict is about it), got {list(methods)}")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    task = LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
+    chosen = PROFILES[profile]
+    reference = task.reference_passes()
+    record = run_protocol(task, spaces_for(tuple(methods)), chosen, reference_passes=reference,
+                          reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log)
+    check = None
+    if hvp:
+        first = record["levels"][0]
+        ofmu = first["methods"]["ofmu"]
+        check = hvp_check(task, ofmu["tuning"]["chosen"], budget_passes=first["budget_passes"],
+                          fd_runs=[r for r in ofmu["per_seed"] if "ks_statistic" in r])
+    report = {
+        "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
+        "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},
+        "entries": {"tune": task.tune.describe(), "eval": task.eval.describe()},
+        "selection_rule": task.selected_on, "verdict_metric": task.primary,
+        "time_to_quality_target": {"forget_quality": FQ_TARGET, "model_utility_share": MU_SHARE},
+        "search_spaces": {m: {k: list(v) for k, v in SEARCH_SPACES[m].items()} for m in methods},
+        "verdict": {f"{lv['budget_multiple']:g}x": lv["verdict"] for lv in record["levels"]},
+        "wall_s": time.perf_counter() - start, "prepare_s": prepare_s,
+        "metadata": run_metadata(seed=chosen.seeds[0], config={"profile": chosen.to_dict(), "methods": list(methods),
+                                                               "settings": settings.to_dict()}),
+    }
+    write_outputs(report, root)
+    return report
+
+
+def _iv(summary: Mapping[str, Any], key: str, digits: str = ".3f") -> str:
+    v = summary.get(key)
+    if v is None:
+        return "–"
+    low, high = v["low"], v["high"]
+    span = "" if math.isnan(low) else f" [{low:{digits}}, {high:{digits}}]"
+    return f"{v['mean']:{digits}}{span}"
+
+
+def run_seconds(report: Mapping[str, Any]) -> float:
+    """Wall seconds of every unlearning run in the record (tuning and seeds)."""
+    total = 0.0
+    for level in report["levels"]:
+        for row in level["methods"].values():
+            total += sum(t["metrics"].get("wall_s", 0.0) for t in row["tuning"]["configs_tried"])
+            total += sum(r.get("wall_s", 0.0) for r in row["per_seed"])
+    return total
+
+
+def level_table(level: Mapping[str, Any]) -> str:
+    """One budget's Markdown table: per method mean [95 % interval] over seeds, passes, time, chosen config."""
+    head = ("| method | FQ | KS stat | MU | forget TR | privleak | passes | wall s | per-seed FQ | chosen config |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for name, row in level["methods"].items():
+        s = row["summary"]
+        fq = ", ".join("–" if "forget_quality" not in r else f"{r['forget_quality']:.3g}" for r in row["per_seed"])
+        cfg = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["tuning"]["chosen"].items())
+        lines.append(f"| {name} | {_iv(s, 'forget_quality', '.3g')} | {_iv(s, 'ks_statistic')} | "
+                     f"{_iv(s, 'model_utility')} | {_iv(s, 'forget_truth_ratio')} | {_iv(s, 'privleak', '.1f')} | "
+                     f"{_iv(s, 'passes', '.0f')} | {_iv(s, 'wall_s', '.1f')} | {fq} | {cfg} |")
+    return "\n".join(lines) + "\n"
+
+
+def verdict_sentence(level: Mapping[str, Any]) -> str:
+    v = level["verdict"]
+    if v.get("best_baseline") is None or "comparison" not in v:
+        return f"**{v['result']}** ({v['reason']})."
+    c = v["comparison"]
+    d = c["diff"]
+    return (f"OFMU vs {v['best_baseline']} (the best feasible baseline on mean {v['metric']}): **{v['result']}** — "
+            f"mean paired difference {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] ({v['metric']}, "
+            f"{'higher' if v['higher_is_better'] else 'lower'} is better), p = {c['p_value']:.3g} ({c['test']}), "
+            f"P(OFMU better) = {c['prob_improvement']:.2f} over {d['n']} seeds; {v['reason']}.")
+
+
+def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title: str, target_mu: float) -> None:
+    """FQ (log x) against MU with 95 % intervals (error bars), one point per method."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for name, row in level["methods"].items():
+        s = row["summary"]
+        if "forget_quality" not in s or "model_utility" not in s:
+            continue
+        fq, mu = s["forget_quality"], s["model_utility"]
+        x, y = max(fq["mean"], 1e-12), mu["mean"]
+        xerr = None if math.isnan(fq["low"]) else [[x - max(fq["low"], 1e-12)], [max(fq["high"] - x, 0.0)]]
+        yerr = None if math.isnan(mu["low"]) else [[y - mu["low"]], [mu["high"] - y]]
+        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", capsize=3,
+                    color="tab:red" if name == "ofmu" else "tab:blue")
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axhline(MU_SHARE * target_mu, color="0.5", ls="--", lw=0.8, label=f"{MU_SHARE} × target MU")
+    ax.set_xscale("log")
+    ax.set_xlabel("forget quality (mean over seeds, 95 % t interval; log)")
+    ax.set_ylabel("model utility (mean, 95 % t interval)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, command: str = "ofmu llm bench") -> list[Path]:
+    """bench.json, README.md and the per-budget plots from a bench report (atomically)."""
+    root = Path(folder)
+    write_json(root / "bench.json", report)
+    target_mu = report["entries"]["eval"]["target_model_utility"]
+    paths = [root / "bench.json", root / "README.md"]
+    prof = report["profile_name"]
+    lines = [
+        "# LLM unlearning bench (generated)", "",
+        f"Generated by `{command}` (profile **{prof}**); do not edit by hand. Protocol: docs/llm.md "
+        "(\"The bench\"). Every method gets the same gradient-pass budget, the same number of configurations "
+        "from its declared search space (seeded search), the same selection rule on the tuning entry, and "
+        "the same seeds on the evaluation entry.", "",
+        f"* Evaluation entry `{report['entries']['eval']['cache_entry']}` (target MU "
+        f"{target_mu:.3f}); tuning entry `{report['entries']['tune']['cache_entry']}` (target MU "
+        f"{report['entries']['tune']['target_model_utility']:.3f}).",
+        f"* Budget 1× = GradDiff's default run ({report['reference_run']['epochs']:g} epochs) = "
+        f"{report['reference_run']['passes']:.0f} gradient passes.",
+        f"* Selection: {report['selection_rule']}.",
+        f"* Configurations per method and budget: {report['profile']['n_configs']}; seeds: "
+        f"{report['profile']['seeds']}; values are mean [95 % t interval] over seeds.",
+        f"* Wall time of this run: {report['wall_s']:.0f} s (protocol, {report['runs']['executed']} runs executed, "
+        f"{report['runs']['from_cache']} read from the run cache)"
+        + (f"; prepare {report['prepare_s']:.0f} s" if report.get("prepare_s") is not None else "") + ".",
+        f"* Unlearning wall time summed over every run of the record (tuning + seeds, evaluation excluded): "
+        f"{run_seconds(report):.0f} s.",
+        "",
+    ]
+    for level in report["levels"]:
+        tag = f"{level['budget_multiple']:g}x"
+        name = f"fq_vs_mu_{tag}.png"
+        lines += [f"## Budget {tag} = {level['budget_passes']:.0f} passes", "", level_table(level),
+                  "Verdict: " + verdict_sentence(level), "", f"![FQ vs MU at {tag}]({name})", ""]
+        plot_level(level, root / name, title=f"budget {tag} ({level['budget_passes']:.0f} passes), profile {prof}",
+                   target_mu=target_mu)
+        paths.append(root / name)
+    lines += ["## Time to quality", "",
+              f"First budget level at which a method's mean FQ ≥ {report['time_to_quality_target']['forget_quality']} "
+              f"with mean MU ≥ {MU_SHARE} × the target's (resolution: the budget levels).", "",
+              "| method | budget | passes | wall s |", "|---|---|---|---|"]
+    for name, hit in report["time_to_quality"].items():
+        lines.append(f"| {name} | – (not reached) | – | – |" if hit is None else
+                     f"| {name} | {hit['budget_multiple']:g}x | {hit['passes']:.0f} | {hit['wall_s']:.1f} |")
+    check = report.get("hvp_check")
+    if check:
+        fd, ex = check["summary"]["fd"], check["summary"]["exact"]
+        lines += ["", "## OFMU's HVP path", "",
+                  f"OFMU's chosen configuration at the first budget, {check['steps']} outer steps, seeds "
+                  f"{check['seeds']}: fd KS {_iv(fd, 'ks_statistic')}, MU {_iv(fd, 'model_utility')}, wall "
+                  f"{_iv(fd, 'wall_s', '.1f')} s, passes {_iv(fd, 'passes', '.0f')}; exact KS "
+                  f"{_iv(ex, 'ks_statistic')}, MU {_iv(ex, 'model_utility')}, wall {_iv(ex, 'wall_s', '.1f')} s, "
+                  f"passes {_iv(ex, 'passes', '.0f')}. Rule: {check['rule']} → default **{check['default']}**."]
+    meta = report["metadata"]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v != "absent")
+              + f"; CPU threads {meta['devices'].get('cpu_threads')}.", ""]
+    write_text(root / "README.md", "\n".join(lines))
+    return paths
+
+
+def role_configs(config: Any, tune_data: str | None) -> tuple[Any, Any]:
+    """(eval, tune) prepare configs: generated data → the eval corpus keeps question template 2 and the tune
+    corpus (seed + 1) templates 0 and 1; a folder or the hub → ``tune_data`` must name the tuning folder."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    eval_cfg = replace(config, question_templates=(2,)) if config.data == "generated" else config
+    if tune_data is not None:
+        return eval_cfg, replace(config, data=tune_data, question_templates=None)
+    if config.data != "generated":
+        raise ValueError("--tune-data is needed when --data is a folder or 'hub': the tuning must not see the "
+                         "evaluation data")
+    return eval_cfg, replace(config, seed=config.seed + 1, question_templates=(0, 1))
+
+
+def run_from_args(args: Any, config: Any, run_settings: Any) -> int:
+    """``ofmu llm bench --profile quick|full``: prepare both entries, run the protocol, print the verdicts."""
+    from llm.bench import set_threads  # noqa: PLC0415
+    from llm.fairbench import FULL_METHODS, QUICK_METHODS  # noqa: PLC0415
+    from llm.prepare import prepare  # noqa: PLC0415
+    from ofmu_theory.io import work_dir  # noqa: PLC0415
+
+    given = [f"--{n.replace('_', '-')}" for n in ("epochs", "batch_size", "retain_batch_size", "preset")
+             if getattr(args, n) is not None] + (["--set"] if args.set else []) + \
+        (["--save-models"] if args.save_models else []) + (["--max-retain-nll"] if args.max_retain_nll else [])
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to --profile single only: the protocol sizes every run by its "
+                         "pass budget and tunes every method from its declared search space")
+    set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
+    eval_cfg, tune_cfg = role_configs(config, args.tune_data)
+    with work_dir(args.out, finished="bench.json", overwrite=args.overwrite):  # claimed before any work
+        start = time.perf_counter()
+        tune_dir = None if args.cache_dir is None else f"{args.cache_dir.rstrip('/')}-tune"
+        eval_p = prepare(eval_cfg, cache_dir=args.cache_dir, progress=not args.quiet)
+        tune_p = prepare(tune_cfg, cache_dir=tune_dir, progress=not args.quiet)
+        prepare_s = time.perf_counter() - start
+        methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else (
+            FULL_METHODS if args.profile == "full" else QUICK_METHODS)
+        report = run_fair_bench(eval_p, tune_p, profile=args.profile, methods=methods,
+                                settings=run_settings(args, eval_p), out=args.out, prepare_s=prepare_s,
+                                hvp=args.hvp_check, log=None if args.quiet else print)
+    for tag, v in report["verdict"].items():
+        print(f"{tag}: OFMU vs {v.get('best_baseline')}: {v['result']} ({v['reason']})")
+    print(f"wrote {args.out}/bench.json, README.md and the plots (prepare {prepare_s:.1f} s, "
+          f"bench {report['wall_s']:.1f} s)")
+    return 0
+
+
+def prepare_config_from(record: Mapping[str, Any]) -> Any:
+    """The :class:`~llm.entry.PrepareConfig` of an entry record (``entries.eval.config`` of a bench.json)."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    from llm.entry import EvalSettings, PrepareConfig  # noqa: PLC0415
+    from llm.train import TrainRecipe  # noqa: PLC0415
+
+    cfg = {k: v for k, v in record.items() if k in {f.name for f in fields(PrepareConfig)}}
+    cfg["recipe"] = None if cfg.get("recipe") is None else TrainRecipe(**cfg["recipe"])
+    cfg["eval"] = EvalSettings(**cfg["eval"])
+    if cfg.get("question_templates") is not None:
+        cfg["question_templates"] = tuple(cfg["question_templates"])
+    return PrepareConfig(**cfg)
+
+
+def rerun_row(report: Mapping[str, Any], *, method: str, level: int = 0, seed_index: int = 0) -> tuple[dict, dict]:
+    """Re-run one committed eval run of a protocol bench.json (one method, one budget, one seed): the two
+    entries are prepared again (or found in the cache) from their recorded configs; returns
+    (committed record, new record)."""
+    from llm.bench import set_threads  # noqa: PLC0415
+    from llm.prepare import prepare  # noqa: PLC0415
+
+    set_threads(report["metadata"]["devices"].get("cpu_threads") or 1)
+    settings = dict(report["metadata"]["config"]["settings"])
+    if settings.get("lora") is not None:
+        raise ValueError("re-running a LoRA bench row is not supported here")
+    task = LlmTask(tune=Role.load(prepare(prepare_config_from(report["entries"]["tune"]["config"]))),
+                   eval=Role.load(prepare(prepare_config_from(report["entries"]["eval"]["config"]))),
+                   settings=RunSettings(**settings))
+    row = report["levels"][level]["methods"][method]
+    committed = row["per_seed"][seed_index]
+    new = task.run(method, row["tuning"]["chosen"], budget_passes=row["budget_passes"], seed=committed["seed"],
+                   role="eval")
+    return committed, new

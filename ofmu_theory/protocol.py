@@ -1,0 +1,262 @@
+"""The fair-comparison protocol, written once for every bench: budgets, equal tuning, seeds, a verdict.
+
+A bench supplies a :class:`Task` — how to run one method configuration for a budget of gradient passes
+and a seed on one *role* of the data (``"tune"``: the validation split; ``"eval"``: the reported split,
+never seen by the tuning) and how to read the result — and :func:`run_protocol` does the rest:
+
+1. **Budgets.** Every level ``m`` of ``Profile.budgets`` gives every method ``m × reference_passes``
+   gradient passes (:mod:`ofmu_theory.budget`); the task stops each run at its budget.
+2. **Equal tuning.** Every method gets ``Profile.n_configs`` configurations drawn from its declared grid
+   by the same seeded search (:func:`ofmu_theory.comparison.search_configs`), each run once on the tune
+   role with the tuning seed, and the one with the best ``Task.score`` is chosen (the same rule for all).
+   The record keeps every configuration tried and its score (``configs_tried``), ``selected_on`` and the
+   chosen configuration.
+3. **Seeds.** The chosen configuration runs on the eval role with every seed of ``Profile.seeds``; every
+   per-seed value is kept and each metric gets a mean and a 95 % t interval.
+4. **Verdict.** Per budget: the reference method (OFMU) against the best other method (the best mean
+   primary metric among those the task calls feasible), paired over seeds on the primary metric
+   (:func:`ofmu_theory.comparison.verdict`).
+5. **Time to quality.** Per method, the first budget whose mean eval metrics meet ``Task.reached``:
+   its passes and mean wall seconds (resolution: the budget levels).
+
+**Resumable.** Every run's record is written atomically to ``cache_dir/<key>.json``, the key a hash of
+(task identity, role, method, configuration, budget, seed); a rerun reads it instead of running again,
+so an interrupted bench continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ofmu_theory.comparison import first_reaching, interval, paired, search_configs, verdict
+from ofmu_theory.io import to_jsonable, write_json
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """How much of the protocol a bench run does.
+
+    Attributes:
+        name: ``"quick"`` or ``"full"`` (or any label).
+        budgets: budget levels as multiples of the reference run's passes, increasing.
+        n_configs: configurations tried per method and budget (the same for every method).
+        seeds: unlearning seeds of the reported runs (the first one also tunes).
+        search_seed: seed of the configuration search.
+    """
+
+    name: str
+    budgets: tuple[float, ...]
+    n_configs: int
+    seeds: tuple[int, ...]
+    search_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.budgets or any(not (math.isfinite(b) and b > 0) for b in self.budgets) \
+                or list(self.budgets) != sorted(set(self.budgets)):
+            raise ValueError(f"budgets must be increasing positive multiples, got budgets={self.budgets!r}")
+        if isinstance(self.n_configs, bool) or not isinstance(self.n_configs, int) or self.n_configs < 1:
+            raise ValueError(f"n_configs must be an int >= 1, got n_configs={self.n_configs!r}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got seeds={self.seeds!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(asdict(self))
+
+
+class Task(Protocol):
+    """What a bench supplies to :func:`run_protocol`."""
+
+    identity: Mapping[str, Any]  # what makes runs comparable (data, model, settings): part of every cache key
+    primary: str  # the verdict's metric
+    higher_is_better: bool  # for ``primary``
+    selected_on: str  # one sentence: the tuning split and the selection rule
+
+    def run(self, method: str, config: Mapping[str, Any], *, budget_passes: float, seed: int,
+            role: str) -> dict[str, Any]:
+        """One run: a JSON-able dict of metrics plus ``passes``, ``wall_s`` and ``status``."""
+
+    def score(self, metrics: Mapping[str, Any]) -> float | tuple[float, ...]:
+        """Selection score on the tune role (higher is better, tuples compared in order; -inf: infeasible)."""
+
+    def feasible(self, summary: Mapping[str, Any]) -> bool:
+        """Whether a method's mean eval metrics may be the best baseline (e.g. a utility floor)."""
+
+    def reached(self, summary: Mapping[str, Any]) -> bool:
+        """Whether mean eval metrics meet the stated quality (time to quality)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodSpace:
+    """A method's declared search space: knob -> candidate values (its documented knobs, lr included)."""
+
+    method: str
+    space: Mapping[str, Sequence[Any]]
+
+
+def run_key(identity: Mapping[str, Any], **parts: Any) -> str:
+    """The cache key of one run (24 hex digits of a SHA-256 over the task identity and ``parts``)."""
+    payload = json.dumps(to_jsonable({"identity": dict(identity), **parts}), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+@dataclass(kw_only=True, eq=False)
+class RunCache:
+    """Per-run records under ``folder`` (None: in memory only); counts hits and misses."""
+
+    folder: Path | None
+    hits: int = 0
+    runs: int = 0
+    _memory: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def get_or_run(self, key: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if key in self._memory:
+            self.hits += 1
+            return self._memory[key]
+        path = None if self.folder is None else self.folder / f"{key}.json"
+        if path is not None and path.is_file():
+            record = json.loads(path.read_text(encoding="utf-8"))
+            self.hits += 1
+        else:
+            record = to_jsonable(run())
+            self.runs += 1
+            if path is not None:
+                write_json(path, record)
+        self._memory[key] = record
+        return record
+
+
+def summarise(per_seed: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
+    """Mean and 95 % t interval of each of ``metrics`` over the per-seed records that have it (finite)."""
+    out: dict[str, Any] = {}
+    for name in metrics:
+        values = [float(r[name]) for r in per_seed if isinstance(r.get(name), (int, float))
+                  and math.isfinite(float(r[name]))]
+        if values:
+            out[name] = interval(values).to_dict()
+    return out
+
+
+def means(summary: Mapping[str, Any]) -> dict[str, float]:
+    """The mean of each summarised metric."""
+    return {k: v["mean"] for k, v in summary.items()}
+
+
+def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *, reference_passes: float,
+                 reference_method: str, metrics: Sequence[str], cache_dir: str | Path | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the protocol (module docstring); returns the ``levels`` / ``verdict`` / ``time_to_quality`` record.
+
+    Args:
+        spaces: one search space per method, in table order; ``reference_method`` must be among them.
+        reference_passes: passes of the reference run (budget level 1×).
+        reference_method: the method the verdict is about (OFMU).
+        metrics: the metrics summarised over seeds (``primary`` included).
+        cache_dir: per-run records (resumable); None: no cache.
+    """
+    names = [s.method for s in spaces]
+    if reference_method not in names:
+        raise ValueError(f"reference_method {reference_method!r} is not among the methods {names}")
+    if task.primary not in metrics:
+        raise ValueError(f"the primary metric {task.primary!r} must be among metrics {list(metrics)}")
+    if not (math.isfinite(reference_passes) and reference_passes > 0):
+        raise ValueError(f"reference_passes must be > 0, got {reference_passes!r}")
+    cache = RunCache(folder=None if cache_dir is None else Path(cache_dir))
+    say = log or logger.info
+    start = time.perf_counter()
+    levels = []
+    for multiple in profile.budgets:
+        budget = multiple * reference_passes
+        rows = {}
+        for spec in spaces:
+            rows[spec.method] = _method_at_budget(task, spec, profile, budget, cache, say, metrics)
+        levels.append({"budget_multiple": multiple, "budget_passes": budget, "methods": rows,
+                       "verdict": _verdict(task, rows, reference_method)})
+    return {
+        "profile": profile.to_dict(), "reference_passes": reference_passes, "reference_method": reference_method,
+        "primary": task.primary, "higher_is_better": task.higher_is_better, "levels": levels,
+        "time_to_quality": {n: _time_to_quality(task, levels, n) for n in names},
+        "runs": {"executed": cache.runs, "from_cache": cache.hits}, "protocol_wall_s": time.perf_counter() - start,
+    }
+
+
+def _method_at_budget(task: Task, spec: MethodSpace, profile: Profile, budget: float, cache: RunCache,
+                      say: Callable[[str], None], metrics: Sequence[str]) -> dict[str, Any]:
+    configs = search_configs(spec.space, profile.n_configs, seed=profile.search_seed)
+    tune_seed = profile.seeds[0]
+    tried = []
+    for config in configs:
+        key = run_key(task.identity, role="tune", method=spec.method, config=config, budget=budget, seed=tune_seed)
+        record = cache.get_or_run(key, lambda c=config: task.run(spec.method, c, budget_passes=budget,
+                                                                 seed=tune_seed, role="tune"))
+        raw = task.score(record)
+        score = tuple(float(v) for v in raw) if isinstance(raw, (tuple, list)) else (float(raw),)
+        tried.append({"config": config, "score": list(score), "metrics": record})
+        say(f"tune {spec.method} @ {budget:.0f} passes {config}: score {score}")
+    best = max(range(len(tried)), key=lambda i: (tuple(tried[i]["score"]), -i))  # ties: the earlier configuration
+    chosen = tried[best]["config"]
+    per_seed = []
+    for seed in profile.seeds:
+        key = run_key(task.identity, role="eval", method=spec.method, config=chosen, budget=budget, seed=seed)
+        record = cache.get_or_run(key, lambda s=seed: task.run(spec.method, chosen, budget_passes=budget, seed=s,
+                                                               role="eval"))
+        per_seed.append({"seed": seed, **record})
+        say(f"eval {spec.method} @ {budget:.0f} passes seed {seed}: {task.primary} {record.get(task.primary)}")
+    summary = summarise(per_seed, [*metrics, "passes", "wall_s"])
+    return {
+        "budget_passes": budget, "seeds": list(profile.seeds), "per_seed": per_seed, "summary": summary,
+        "tuning": {"configs_tried": tried, "selected_on": task.selected_on, "chosen": chosen,
+                   "search_space": {k: list(v) for k, v in spec.space.items()}, "n_configs": profile.n_configs,
+                   "search_seed": profile.search_seed, "tuning_seed": tune_seed},
+    }
+
+
+def _verdict(task: Task, rows: Mapping[str, Mapping[str, Any]], reference: str) -> dict[str, Any]:
+    primary, sign = task.primary, (1.0 if task.higher_is_better else -1.0)
+    ref = rows[reference]
+    candidates = {n: r for n, r in rows.items() if n != reference and primary in r["summary"]
+                  and task.feasible(means(r["summary"]))}
+    out: dict[str, Any] = {"method": reference, "metric": primary, "higher_is_better": task.higher_is_better,
+                           "feasible_baselines": sorted(candidates)}
+    if primary not in ref["summary"]:
+        return {**out, "result": "worse", "best_baseline": None,
+                "reason": f"{reference} has no finite {primary} (diverged or failed)"}
+    if not candidates:
+        return {**out, "result": "better" if task.feasible(means(ref["summary"])) else "indistinguishable",
+                "best_baseline": None, "reason": "no baseline met the feasibility rule"}
+    best = max(candidates, key=lambda n: sign * candidates[n]["summary"][primary]["mean"])
+    x = [r.get(primary) for r in ref["per_seed"]]
+    y = [r.get(primary) for r in rows[best]["per_seed"]]
+    if any(not isinstance(v, (int, float)) for v in [*x, *y]):
+        return {**out, "result": "indistinguishable", "best_baseline": best, "reason": "a seed has no value"}
+    cmp = paired(x, y, higher_is_better=task.higher_is_better)
+    result = verdict(cmp)
+    feasible = task.feasible(means(ref["summary"]))
+    if not feasible and result != "worse":
+        result, reason = "worse", f"{reference} fails the feasibility rule (e.g. the utility floor)"
+    else:
+        reason = "paired over seeds on the primary metric"
+    return {**out, "result": result, "best_baseline": best, "comparison": cmp.to_dict(), "reason": reason,
+            "reference_feasible": feasible}
+
+
+def _time_to_quality(task: Task, levels: Sequence[Mapping[str, Any]], method: str) -> dict[str, Any] | None:
+    points = []
+    for level in levels:
+        row = level["methods"][method]
+        summary = means(row["summary"])
+        points.append({"budget_multiple": level["budget_multiple"], "budget_passes": level["budget_passes"],
+                       "passes": summary.get("passes"), "wall_s": summary.get("wall_s"), "summary": summary})
+    hit = first_reaching(points, ok=lambda p: task.reached(p["summary"]))
+    if hit is None:
+        return None
+    return {k: hit[k] for k in ("budget_multiple", "budget_passes", "passes", "wall_s")}

@@ -1,0 +1,83 @@
+"""The fair-comparison protocol on a toy task whose answers are known."""
+
+import math
+
+import pytest
+
+from ofmu_theory.protocol import MethodSpace, Profile, run_protocol
+
+
+class ToyTask:
+    """quality = budget-limited: q = min(1, budget/100) * skill(method) - |lr - best_lr| + seed noise."""
+
+    identity = {"task": "toy"}
+    primary = "quality"
+    higher_is_better = True
+    selected_on = "toy validation"
+    metrics = ("quality", "utility")
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, method, config, *, budget_passes, seed, role):
+        self.calls.append((method, role, seed))
+        skill = {"ofmu": 1.0, "base": 0.8, "bad": 0.5}[method]
+        q = min(1.0, budget_passes / 100) * skill - abs(config["lr"] - 0.2) + 0.01 * seed
+        return {"quality": q, "utility": 1.0 if method != "bad" else 0.1, "passes": budget_passes, "wall_s": 1.0,
+                "status": "OK"}
+
+    def score(self, m):
+        return m["quality"] if m["utility"] >= 0.5 else -math.inf
+
+    def feasible(self, s):
+        return s["utility"] >= 0.5
+
+    def reached(self, s):
+        return s["quality"] >= 0.5
+
+
+SPACES = [MethodSpace(method=m, space={"lr": [0.1, 0.2, 0.4]}) for m in ("base", "bad", "ofmu")]
+
+
+def test_protocol_tunes_equally_and_writes_a_verdict(tmp_path):
+    task = ToyTask()
+    profile = Profile(name="t", budgets=(0.5, 1.0), n_configs=3, seeds=(0, 1, 2))
+    rec = run_protocol(task, SPACES, profile, reference_passes=100, reference_method="ofmu",
+                       metrics=["quality", "utility"], cache_dir=tmp_path)
+    level = rec["levels"][1]
+    for name, row in level["methods"].items():
+        assert len(row["tuning"]["configs_tried"]) == 3
+        if name != "bad":  # every configuration of "bad" is infeasible (score -inf): the first is kept
+            assert row["tuning"]["chosen"] == {"lr": 0.2}
+        assert [r["seed"] for r in row["per_seed"]] == [0, 1, 2]
+        assert row["budget_passes"] == 100
+    assert level["verdict"]["best_baseline"] == "base"  # "bad" is infeasible
+    assert level["verdict"]["result"] == "better"
+    assert rec["time_to_quality"]["ofmu"]["budget_multiple"] == 0.5
+    assert rec["time_to_quality"]["bad"] is None
+    # resumable: a second run reads every record from the cache
+    task2 = ToyTask()
+    rec2 = run_protocol(task2, SPACES, profile, reference_passes=100, reference_method="ofmu",
+                        metrics=["quality", "utility"], cache_dir=tmp_path)
+    assert task2.calls == [] and rec2["runs"]["executed"] == 0
+    assert rec2["levels"] == rec["levels"]
+
+
+def test_equal_methods_are_indistinguishable():
+    task = ToyTask()
+    spaces = [MethodSpace(method="ofmu", space={"lr": [0.2]}), MethodSpace(method="base", space={"lr": [0.2]})]
+    task.run = lambda method, config, **kw: {"quality": 0.5 + 0.01 * kw["seed"] * (1 if method == "ofmu" else -1) ** kw["seed"],
+                                             "utility": 1.0, "passes": 1, "wall_s": 1, "status": "OK"}
+    rec = run_protocol(task, spaces, Profile(name="t", budgets=(1.0,), n_configs=1, seeds=(0, 1, 2, 3)),
+                       reference_passes=10, reference_method="ofmu", metrics=["quality", "utility"])
+    assert rec["levels"][0]["verdict"]["result"] == "indistinguishable"
+
+
+def test_profile_and_arguments_are_checked():
+    with pytest.raises(ValueError, match="budgets"):
+        Profile(name="x", budgets=(3.0, 1.0), n_configs=1, seeds=(0,))
+    with pytest.raises(ValueError, match="seeds"):
+        Profile(name="x", budgets=(1.0,), n_configs=1, seeds=(0, 0))
+    with pytest.raises(ValueError, match="reference_method"):
+        run_protocol(ToyTask(), SPACES, Profile(name="x", budgets=(1.0,), n_configs=1, seeds=(0,)),
+                     reference_passes=1, reference_method="nope", metrics=["quality"])
