@@ -271,8 +271,9 @@ def test_protocol_bench_writes_budgets_tuning_seeds_and_a_verdict(entry, tmp_pat
     assert report["entries"]["tune"]["cache_entry"] != report["entries"]["eval"]["cache_entry"]
     assert report["hvp_check"]["default"] in ("fd", "exact")
     assert (out / "fq_vs_mu_1x.png").read_bytes()[:4] == b"\x89PNG" and "Verdict" in (out / "README.md").read_text()
-    # resumable: every run is read back from the run cache
-    assert main(argv) == 0
+    # a finished --out is kept unless --overwrite; with it, every run is read back from the run cache
+    assert main(argv) == 2
+    assert main([*argv, "--overwrite"]) == 0
     again = json.loads((out / "bench.json").read_text())
     assert again["runs"]["executed"] == 0 and again["levels"] == report["levels"]
     from llm.regenerate_docs import main as regenerate
