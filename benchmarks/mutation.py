@@ -58,7 +58,8 @@ PACKAGES: dict[str, Package] = {
         tests=("tests/ofmu_theory", "--ignore=tests/ofmu_theory/test_distributed.py"),
         overrides=(("ofmu_theory/distributed.py", ("tests/ofmu_theory",)),),
     ),
-    "rates": Package(files=("proofs_checks/rates.py",), tests=("tests/proofs_checks/test_rates.py",)),
+    "rates": Package(files=("proofs_checks/rates.py",),
+                     tests=("tests/proofs_checks/test_rates.py", "tests/proofs_checks/test_checker.py")),
     "metrics": Package(
         files=("llm/metrics/*.py", "vision/metrics.py"),
         tests=("tests/llm/test_metrics.py", "tests/vision/test_metrics.py"),

@@ -81,3 +81,41 @@ def test_contraction_factor(q: float, seed: int) -> None:
     assert contraction_check("c", k, e, predicted=q).verdict is Verdict.HOLDS
     slower = min(1.0 - 0.5 * (1.0 - q), 0.999)
     assert contraction_check("c", k, slower**k, predicted=q).verdict is Verdict.VIOLATED
+
+
+def test_log_scatter_is_zero_on_monotone_series_and_half_the_swing_on_alternating_ones() -> None:
+    from proofs_checks.rates import log_scatter
+
+    assert log_scatter(K**-1.0) == 0.0 and log_scatter(1.0 + 0.0 * K) == 0.0
+    swing = 0.8
+    q = np.exp(swing * (np.arange(41) % 2))  # log q = 0, 0.8, 0, 0.8, ... (40 differences of ±0.8)
+    assert log_scatter(q) == pytest.approx(swing / 2, rel=1e-12)
+
+
+def test_non_finite_and_negative_series_are_told_apart() -> None:
+    q = K**-1.0
+    q[-3:] = np.inf
+    diverged = rate_check("r", K, q, exponent=2.0)
+    assert diverged.predicted == -2.0 and "diverged" in diverged.detail and diverged.extra["diverged"]
+    q[-3:] = -1.0
+    negative = rate_check("r", K, q, exponent=2.0)
+    assert negative.verdict is Verdict.INCONCLUSIVE and negative.predicted == -2.0
+    assert "negative values" in negative.detail and "diverged" not in negative.detail
+
+
+def test_a_power_law_that_then_reaches_roundoff_holds_and_says_so() -> None:
+    q = K**-2.0
+    q[-4:] = 0.0  # the tail ends at round-off after enough points above it to fit a slope
+    check = rate_check("r", K, q, exponent=1.0)
+    assert check.verdict is Verdict.HOLDS and check.extra["roundoff"] and check.extra["faster"], check.detail
+    assert "then reached round-off" in check.detail
+    plain = rate_check("r", K, K**-2.0, exponent=1.0)
+    assert not plain.extra["roundoff"] and "round-off" not in plain.detail
+
+
+def test_a_noisy_tail_is_inconclusive_and_names_its_scatter() -> None:
+    q = K**-1.0 * np.exp(np.random.default_rng(0).normal(0.0, 1.5, K.shape))
+    check = rate_check("r", K, q, exponent=1.0)
+    assert check.verdict is Verdict.INCONCLUSIVE and check.extra["scatter"] > TOL.scatter, check.detail
+    assert "noise: log q scatters by" in check.detail
+    assert "noise" not in rate_check("r", K, K**-1.0, exponent=1.0).detail
