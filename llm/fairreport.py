@@ -24,7 +24,7 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
                            spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import run_protocol
+from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds
 from ofmu_theory.runinfo import run_metadata
 
 METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")
@@ -69,22 +69,7 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
 
 
 def _iv(summary: Mapping[str, Any], key: str, digits: str = ".3f") -> str:
-    v = summary.get(key)
-    if v is None:
-        return "–"
-    low, high = v["low"], v["high"]
-    span = "" if math.isnan(low) else f" [{low:{digits}}, {high:{digits}}]"
-    return f"{v['mean']:{digits}}{span}"
-
-
-def run_seconds(report: Mapping[str, Any]) -> float:
-    """Wall seconds of every unlearning run in the record (tuning and seeds)."""
-    total = 0.0
-    for level in report["levels"]:
-        for row in level["methods"].values():
-            total += sum(t["metrics"].get("wall_s", 0.0) for t in row["tuning"]["configs_tried"])
-            total += sum(r.get("wall_s", 0.0) for r in row["per_seed"])
-    return total
+    return format_interval(summary, key, digits)
 
 
 def level_table(level: Mapping[str, Any]) -> str:
@@ -95,7 +80,7 @@ def level_table(level: Mapping[str, Any]) -> str:
     for name, row in level["methods"].items():
         s = row["summary"]
         fq = ", ".join("–" if "forget_quality" not in r else f"{r['forget_quality']:.3g}" for r in row["per_seed"])
-        cfg = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["tuning"]["chosen"].items())
+        cfg = format_config(row["tuning"]["chosen"])
         lines.append(f"| {name} | {_iv(s, 'forget_quality', '.3g')} | {_iv(s, 'ks_statistic')} | "
                      f"{_iv(s, 'model_utility')} | {_iv(s, 'forget_truth_ratio')} | {_iv(s, 'privleak', '.1f')} | "
                      f"{_iv(s, 'passes', '.0f')} | {_iv(s, 'wall_s', '.1f')} | {fq} | {cfg} |")

@@ -151,6 +151,30 @@ def means(summary: Mapping[str, Any]) -> dict[str, float]:
     return {k: v["mean"] for k, v in summary.items()}
 
 
+def run_seconds(record: Mapping[str, Any]) -> float:
+    """Wall seconds of every unlearning run in a :func:`run_protocol` record (tuning and seeds)."""
+    total = 0.0
+    for level in record["levels"]:
+        for row in level["methods"].values():
+            total += sum(t["metrics"].get("wall_s", 0.0) for t in row["tuning"]["configs_tried"])
+            total += sum(r.get("wall_s", 0.0) for r in row["per_seed"])
+    return total
+
+
+def format_interval(summary: Mapping[str, Any], key: str, digits: str) -> str:
+    """``mean [low, high]`` of one metric of a :func:`summarise` result ("–" when absent)."""
+    v = summary.get(key)
+    if v is None:
+        return "–"
+    span = "" if math.isnan(v["low"]) else f" [{v['low']:{digits}}, {v['high']:{digits}}]"
+    return f"{v['mean']:{digits}}{span}"
+
+
+def format_config(config: Mapping[str, Any]) -> str:
+    """``key=value, ...`` of a configuration (floats in ``g`` format)."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
+
+
 def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *, reference_passes: float,
                  reference_method: str, metrics: Sequence[str], cache_dir: str | Path | None = None,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:

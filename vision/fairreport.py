@@ -20,7 +20,7 @@ from typing import Any
 
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import run_protocol
+from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
 from vision.evaluate import evaluate
@@ -100,22 +100,8 @@ def target_record(record: Mapping[str, Any]) -> dict[str, Any]:
             "met": any(p["met"] for p in per_level), "best_per_method": best}
 
 
-def _iv(s: Mapping[str, Any], key: str, digits: str = ".2f") -> str:
-    v = s.get(key)
-    if v is None:
-        return "–"
-    span = "" if math.isnan(v["low"]) else f" [{v['low']:{digits}}, {v['high']:{digits}}]"
-    return f"{v['mean']:{digits}}{span}"
-
-
-def run_seconds(report: Mapping[str, Any]) -> float:
-    """Wall seconds of every unlearning run in the record (tuning and seeds)."""
-    total = 0.0
-    for level in report["levels"]:
-        for row in level["methods"].values():
-            total += sum(t["metrics"].get("wall_s", 0.0) for t in row["tuning"]["configs_tried"])
-            total += sum(r.get("wall_s", 0.0) for r in row["per_seed"])
-    return total
+def _iv(summary: Mapping[str, Any], key: str, digits: str = ".2f") -> str:
+    return format_interval(summary, key, digits)
 
 
 def level_table(level: Mapping[str, Any]) -> str:
@@ -124,7 +110,7 @@ def level_table(level: Mapping[str, Any]) -> str:
     for name, row in level["methods"].items():
         s = row["summary"]
         per = ", ".join("–" if "avg_gap" not in r else f"{r['avg_gap']:.2f}" for r in row["per_seed"])
-        cfg = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["tuning"]["chosen"].items())
+        cfg = format_config(row["tuning"]["chosen"])
         lines.append(f"| {name} | {_iv(s, 'avg_gap')} | {_iv(s, 'ua')} | {_iv(s, 'ra')} | {_iv(s, 'ta')} | "
                      f"{_iv(s, 'mia_efficacy')} | {_iv(s, 'val_gap')} | {_iv(s, 'passes', '.0f')} | "
                      f"{_iv(s, 'time_ratio', '.3f')} | {per} | {cfg} |")
