@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         from llm.cli import main as cli_main  # noqa: PLC0415
 
         work = args.work or f"runs/llm-bench-{args.profile}"
-        code = cli_main(["llm", "bench", "--out", work, "--quiet", "--profile", args.profile,
+        # --overwrite: a rerun continues from the work folder's cached runs and replaces its report
+        code = cli_main(["llm", "bench", "--out", work, "--quiet", "--overwrite", "--profile", args.profile,
                          *([] if args.hvp_check else ["--no-hvp-check"])])
         if code:
             return code
