@@ -280,7 +280,7 @@ def render(records: dict[str, dict]) -> str:
         )
     lines.append("\nCommand for each row: `python -m benchmarks.mutation --package NAME --seed SEED --sample N`.\n")
     lines += [
-        "The five bugs that issue 18 found by hand (forward differences around the wrong base gradient with "
+        "Five realistic bugs found by hand (forward differences around the wrong base gradient with "
         "β > 0, ρ applied one step late, inner steps without the projection onto Θ, Armijo's test with the wrong "
         "sign, the projection solver's conflict test inverted) each have a property test in "
         "tests/ofmu_theory/test_properties.py that fails on the bug; the operators above include each of them "
