@@ -40,6 +40,13 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     width = max(len(r.claim["id"]) for r in results.runs)
     for run in results.runs:
+        if run.claim.get("readings"):  # one verdict per reading, never one that mixes them
+            print(f"{run.claim['id']:<{width}}  {'per reading':<12}  {run.claim['title']}")
+            for reading, forms in _reading_counts(run).items():
+                text = "; ".join(f"{form} form " + ", ".join(f"{v}: {n}" for v, n in counts.items())
+                                 for form, counts in forms.items())
+                print(f"{'':<{width}}    {reading}: {text}")
+            continue
         counts = ", ".join(f"{v}: {n}" for v, n in _counts(run).items() if n)
         print(f"{run.claim['id']:<{width}}  {run.verdict.value:<12}  {run.claim['title']}  ({counts})")
     print(f"wrote {paths['REPORT.md']} and {len(paths) - 1} more files in {time.perf_counter() - start:.1f} s")
@@ -47,6 +54,17 @@ def _verify(args: argparse.Namespace) -> int:
     for r in errors:
         print(f"ofmu verify: warning: {r.claim} on {r.family}: {r.measured}", file=sys.stderr)
     return 0
+
+
+def _reading_counts(run) -> dict[str, dict[str, dict[str, int]]]:
+    """Per reading id and family form: how many families got each verdict (where the reading applies)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in sorted(run.results, key=lambda r: r.form):
+        for reading, verdict in r.reading_verdicts().items():
+            if reading:
+                counts = out.setdefault(reading, {}).setdefault(r.form, {})
+                counts[verdict.value] = counts.get(verdict.value, 0) + 1
+    return out
 
 
 def _counts(run) -> dict[str, int]:

@@ -122,3 +122,19 @@ def test_an_experiment_that_raises_is_reported_not_fatal(tiny, monkeypatch: pyte
     results = verify("A1", profile=tiny)
     rows = results.run("A1").results
     assert rows and all(r.verdict is Verdict.INCONCLUSIVE and "family parameters changed" in r.measured for r in rows)
+
+
+def test_the_command_prints_one_verdict_count_per_reading_and_form_never_a_mixed_one() -> None:
+    from types import SimpleNamespace
+
+    from proofs_checks.cli import _reading_counts
+    from proofs_checks.evidence import Verdict
+
+    def family(form: str, **verdicts: Verdict) -> SimpleNamespace:
+        return SimpleNamespace(form=form, reading_verdicts=lambda: {k.replace("_", "@"): v for k, v in verdicts.items()})
+
+    run = SimpleNamespace(results=[family("unlearning", dist_t=Verdict.HOLDS, gap_k=Verdict.VIOLATED),
+                                   family("classical", dist_t=Verdict.VIOLATED),
+                                   family("unlearning", dist_t=Verdict.HOLDS, gap_k=Verdict.HOLDS)])
+    assert _reading_counts(run) == {"dist@t": {"classical": {"violated": 1}, "unlearning": {"holds": 2}},
+                                    "gap@k": {"unlearning": {"violated": 1, "holds": 1}}}
