@@ -25,6 +25,7 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds
+from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
 METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")
@@ -88,15 +89,7 @@ def level_table(level: Mapping[str, Any]) -> str:
 
 
 def verdict_sentence(level: Mapping[str, Any]) -> str:
-    v = level["verdict"]
-    if v.get("best_baseline") is None or "comparison" not in v:
-        return f"**{v['result']}** ({v['reason']})."
-    c = v["comparison"]
-    d = c["diff"]
-    return (f"OFMU vs {v['best_baseline']} (the best feasible baseline on mean {v['metric']}): **{v['result']}** — "
-            f"mean paired difference {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] ({v['metric']}, "
-            f"{'higher' if v['higher_is_better'] else 'lower'} is better), p = {c['p_value']:.3g} ({c['test']}), "
-            f"P(OFMU better) = {c['prob_improvement']:.2f} over {d['n']} seeds; {v['reason']}.")
+    return protocol_verdict(level["verdict"], baseline_rule="the best feasible baseline")
 
 
 def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title: str, target_mu: float) -> None:

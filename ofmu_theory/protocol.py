@@ -175,6 +175,29 @@ def format_config(config: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
 
 
+def verdict_sentence(verdict: Mapping[str, Any], *, baseline_rule: str, metric_label: str | None = None,
+                     digits: str = ".3f", with_reason: bool = True) -> str:
+    """One budget level's verdict (a :func:`run_protocol` level's ``verdict``) as a Markdown sentence.
+
+    Args:
+        baseline_rule: how the best baseline was chosen, e.g. "the best feasible baseline".
+        metric_label: the metric's name in the text (default: the verdict's metric key).
+        digits: format of the paired difference and its interval.
+        with_reason: end with the verdict rule's reason.
+    """
+    v = verdict
+    if v.get("best_baseline") is None or "comparison" not in v:
+        return f"**{v['result']}** ({v['reason']})."
+    c, d = v["comparison"], v["comparison"]["diff"]
+    label = metric_label or v["metric"]
+    better = "higher" if v["higher_is_better"] else "lower"
+    text = (f"OFMU vs {v['best_baseline']} ({baseline_rule} on mean {label}): **{v['result']}** — mean paired "
+            f"difference {d['mean']:+{digits}} [{d['low']:+{digits}}, {d['high']:+{digits}}] ({label}, {better} is "
+            f"better), p = {c['p_value']:.3g} ({c['test']}), P(OFMU better) = {c['prob_improvement']:.2f} over "
+            f"{d['n']} seeds")
+    return text + (f"; {v['reason']}." if with_reason else ".")
+
+
 def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *, reference_passes: float,
                  reference_method: str, metrics: Sequence[str], cache_dir: str | Path | None = None,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds
+from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
 from vision.evaluate import evaluate
@@ -118,13 +119,8 @@ def level_table(level: Mapping[str, Any]) -> str:
 
 
 def verdict_sentence(level: Mapping[str, Any]) -> str:
-    v = level["verdict"]
-    if v.get("best_baseline") is None or "comparison" not in v:
-        return f"**{v['result']}** ({v['reason']})."
-    c, d = v["comparison"], v["comparison"]["diff"]
-    return (f"OFMU vs {v['best_baseline']} (the best baseline on mean Avg. Gap): **{v['result']}** — mean paired "
-            f"difference {d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] (Avg. Gap, lower is better), "
-            f"p = {c['p_value']:.3g} ({c['test']}), P(OFMU better) = {c['prob_improvement']:.2f} over {d['n']} seeds.")
+    return protocol_verdict(level["verdict"], baseline_rule="the best baseline", metric_label="Avg. Gap",
+                            digits=".2f", with_reason=False)
 
 
 def plot_level(level: Mapping[str, Any], path: Path, *, title: str) -> None:
