@@ -46,7 +46,7 @@ from llm.benchmark_report import accuracy_table, notes, render, synthetic_table,
 from llm.perf import failed, fd_accuracy, measure_error, measure_step
 from llm.prompts import PROMPTS
 from llm.unlearn import RunSettings
-from ofmu_theory.io import write_json, write_text
+from ofmu_theory.io import from_jsonable, write_json, write_text
 
 logger = logging.getLogger("llm.benchmark")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "llm-performance.md"
@@ -377,12 +377,19 @@ def _read_json(path: str, flag: str) -> Any:
 def _render_saved(source: str, quality_path: str | None, write_docs: str | None) -> int:
     """Render saved measurements (and a quality file) into the document; the header shows the command that
     measures and renders them in one go."""
-    data = _read_json(source, "--from-json")
+    data = from_jsonable(_read_json(source, "--from-json"))  # measurements that failed were stored as 'nan'
     missing = [k for k in ("reports", "environment", "argv") if k not in data]
     if missing:
         raise SystemExit(f"llm.benchmark: error: --from-json {source}: missing key(s) {missing}")
     quality = _read_json(quality_path, "--quality") if quality_path else None
-    shown = [a for a in data["argv"] if a != "--write-docs"] + (["--quality", "QUALITY_JSON"] if quality else [])
+    shown, argv = [], list(data["argv"])
+    while argv:  # the measuring command's options, without --write-docs and --quality (added back below)
+        a = argv.pop(0)
+        if a == "--quality" and argv:
+            argv.pop(0)
+        elif a != "--write-docs":
+            shown.append(a)
+    shown += ["--quality", "QUALITY_JSON"] if quality else []
     text = render(data["reports"], data.get("accuracy"), argv=[*shown, "--write-docs"], environment=data["environment"],
                   synthetic=data.get("synthetic"), quality=quality)
     if write_docs:

@@ -98,6 +98,20 @@ def _finite_or_str(obj: Any) -> Any:
     return obj
 
 
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def from_jsonable(obj: Any) -> Any:
+    """The inverse of the non-finite encoding of :func:`to_jsonable`: 'nan', 'inf', '-inf' become floats."""
+    if isinstance(obj, str):
+        return _NON_FINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: from_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [from_jsonable(v) for v in obj]
+    return obj
+
+
 def to_jsonable(obj: Any) -> Any:
     """Convert numpy values, paths and ``to_dict`` objects into plain JSON values."""
     return _finite_or_str(json.loads(json.dumps(obj, default=_json_default, allow_nan=True)))

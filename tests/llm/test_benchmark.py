@@ -75,6 +75,15 @@ def test_benchmark_counts_passes_and_writes_the_report(tmp_path):
     assert "--quality QUALITY_JSON --write-docs" in rendered and str(tmp_path) not in rendered
     assert "| fd forward, lag 2 | 0.097 / 0.865 | 0.17 / 0.869 | 1.0 | yes |" in rendered
     assert "| fd forward, frozen | 0.0068 / 0.860 | 0.054 / 0.860 | 1.0 | NO |" in rendered  # two FQ steps below
+    # a measurement that failed is stored as 'nan' (standard JSON) and still renders; --quality is shown once
+    from ofmu_theory.io import write_json
+
+    data["reports"][0]["rows"][0]["step_s"] = float("nan")
+    data["argv"] = [*data["argv"], "--quality", "QUALITY_JSON"]
+    write_json(raw, data)
+    assert '"step_s": "nan"' in raw.read_text()
+    assert main(["--from-json", str(raw), "--quality", str(quality), "--write-docs", str(again)]) == 0
+    assert again.read_text().count("--quality QUALITY_JSON") == 1
 
 
 @pytest.mark.slow

@@ -268,3 +268,15 @@ def test_compare_hvp_strategies_flags_a_wrong_third_derivative() -> None:
     broken = BilevelProblem(name="bad", lower=TorchObjective(bad), upper=upper, theta0=theta0)
     assert compare_hvp_strategies(ok)["fd"] < 1e-6
     assert compare_hvp_strategies(broken)["fd"] > 1e-2
+
+
+def test_non_finite_values_round_trip_through_json() -> None:
+    import math
+
+    from ofmu_theory.io import from_jsonable, to_jsonable
+
+    encoded = to_jsonable({"a": [float("nan"), 1.5, float("inf")], "b": -math.inf, "c": "text"})
+    assert encoded == {"a": ["nan", 1.5, "inf"], "b": "-inf", "c": "text"}
+    decoded = from_jsonable(encoded)
+    assert math.isnan(decoded["a"][0]) and decoded["a"][1:] == [1.5, math.inf] and decoded["b"] == -math.inf
+    assert decoded["c"] == "text"
