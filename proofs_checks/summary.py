@@ -65,18 +65,11 @@ def sentences(results: Any) -> list[str]:
             f"their classical bounds and the method slowed on purpose ({', '.join(neg)}) comes out violated, so the "
             "verdicts below come from the instances, not from the checker."
         )
-    c2 = _run(results, "C2")
-    if c2 is not None:
-        out += _c2_sentences(c2)
-    b1 = _run(results, "B1")
-    if b1 is not None:
-        out += _b1_sentences(b1)
-    c3 = _run(results, "C3")
-    if c3 is not None:
-        out += _c3_sentences(c3)
-    c7 = _run(results, "C7")
-    if c7 is not None:
-        out += _c7_sentences(c7)
+    for claim_id, sentences in (("C2", _c2_sentences), ("B1", _b1_sentences), ("C3", _c3_sentences),
+                                ("C7", _c7_sentences)):
+        run = _run(results, claim_id)
+        if run is not None:
+            out += sentences(run)
     rest = [run for run in results.runs if not run.claim.get("readings") and run.claim["id"] not in ("B1",)]
     if rest:
         parts = [f"{run.claim['id']} ({run.claim['title']}) {_claim_word(run)}" for run in rest]
