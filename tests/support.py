@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +122,51 @@ class Oracles:
 def oracles(objective: ArrayObjective, backend: str = "numpy") -> Oracles:
     """The numpy view of ``objective`` evaluated in ``backend``."""
     return Oracles(objective.to(backend))
+
+
+@contextlib.contextmanager
+def gloo_group(rank: int, size: int, port: int):
+    """One rank of a CPU process group for a spawned test worker, torn down in step.
+
+    Every rank waits at a barrier before ``destroy_process_group``: a rank that tears its gloo pairs down
+    while its peer still holds the connection can abort the peer's process (SIGABRT from gloo's
+    transport thread), which fails the test for a reason that has nothing to do with the code under test.
+    """
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=size)
+    torch.set_num_threads(1)
+    try:
+        yield
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def spawn_ranks(worker: Callable[..., None], size: int, *args: Any) -> None:
+    """``mp.spawn(worker, (size, free_port(), *args))`` on ``size`` ranks, once more if a rank died by a signal.
+
+    A rank killed by a signal (gloo's transport aborting during teardown on a loaded machine) says nothing
+    about the code under test, so that one case is retried once on a fresh port; an exception raised in a
+    worker (a failed assertion, an error in the solver) is never retried.
+    """
+    import warnings
+
+    import torch.multiprocessing as mp
+
+    for attempt in range(2):
+        try:
+            mp.spawn(worker, args=(size, free_port(), *args), nprocs=size, join=True)
+            return
+        except mp.ProcessExitedException as exc:
+            if exc.exit_code >= 0 or attempt == 1:
+                raise
+            warnings.warn(f"rank {exc.error_index} died by {exc.signal_name}; spawning the ranks once more",
+                          RuntimeWarning, stacklevel=2)
 
 
 def free_port() -> int:

@@ -209,16 +209,14 @@ def _cli_rank(rank: int, size: int, port: int, argv: list[str]) -> None:
 
 def test_unlearn_under_torchrun_environment(entry, tmp_path):
     """Two ranks from the environment (gloo on CPU): only rank 0 writes, the metadata records the world."""
-    import torch.multiprocessing as mp
+    from tests.support import spawn_ranks
 
-    from tests.support import free_port
-
-    port = free_port()
     out = tmp_path / "gd"
     argv = ["llm", "unlearn", "--method", "grad_diff", "--out", str(out), "--set", "epochs=2", "--set",
             "batch_size=1", "--set", "retain_batch_size=2", "--checkpoint-every", "1", "--keep-checkpoint",
-            "--device", "cpu", *MICRO, "--cache-dir", str(entry)]
-    mp.spawn(_cli_rank, args=(2, port, argv), nprocs=2, join=True)
+            "--device", "cpu", *MICRO, "--cache-dir", str(entry),
+            "--overwrite"]  # a second spawn (a rank killed by a signal) finds the first one's output
+    spawn_ranks(_cli_rank, 2, argv)
     record = json.loads((out / "result.json").read_text())
     assert record["world_size"] == 2 and record["effective_batch_size"] == 2  # per-rank batch 1 × 2 ranks
     assert record["distributed"] == {"world_size": 2, "backend": "gloo", "per_rank_batch_size": 1,

@@ -6,13 +6,10 @@ process with batch 2b (``MiniBatch`` makes the union of the ranks' rows exactly 
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
 from llm.data import generate_corpus
@@ -21,7 +18,7 @@ from llm.models import corpus_texts, train_tokenizer
 from llm.prompts import PROMPTS
 from llm.unlearn import RunSettings, build_task, unlearn
 from tests.llm.conftest import tiny_gpt2
-from tests.support import free_port
+from tests.support import gloo_group, spawn_ranks
 
 BATCH, RETAIN_BATCH, WORLD = 1, 3, 2  # per rank; forget10 of the test corpus has 4 rows, retain90 36
 METHODS_UNDER_TEST = {
@@ -65,10 +62,7 @@ def _draws(name: str, scale: int, setup) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _worker(rank: int, size: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=size)
-    torch.set_num_threads(1)
-    try:
+    with gloo_group(rank, size, port):
         setup = _setup()
         for name in METHODS_UNDER_TEST:
             done = _run(name, 1, setup)
@@ -81,8 +75,6 @@ def _worker(rank: int, size: int, port: int, out: str) -> None:
             assert record["distributed"]["effective_retain_batch_size"] == RETAIN_BATCH * size
         draws = _draws("ofmu_fd", 1, setup)
         np.save(f"{out}-draws-{rank}.npy", np.array([np.concatenate(d) for d in draws]))
-    finally:
-        dist.destroy_process_group()
 
 
 # Tolerances on max|θ_ddp − θ_single| / max|θ| (float64 model). The two computations are the same maths and
@@ -100,7 +92,7 @@ TOLERANCE = {"grad_diff": 1e-13, "ofmu_fd": 1e-10}
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> str:
     out = str(tmp_path_factory.mktemp("ddp") / "run")
-    mp.spawn(_worker, args=(WORLD, free_port(), out), nprocs=WORLD, join=True)
+    spawn_ranks(_worker, WORLD, out)
     return out
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from ofmu_theory import SOLVERS, BilevelProblem, MiniBatch, TorchObjective
 from ofmu_theory.distributed import mean_across_ranks, world
-from tests.support import free_port
+from tests.support import gloo_group, spawn_ranks
 
 N_F, N_R, BATCH, STEPS = 24, 40, 3, 4
 
@@ -50,23 +47,18 @@ STRATEGIES = {
 
 
 def _worker(rank: int, size: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=size)
-    torch.set_num_threads(1)
-    try:
+    with gloo_group(rank, size, port):
         r, w = world()
         sampler = MiniBatch(n_lower=N_F, n_upper=N_R, batch_lower=BATCH, batch_upper=BATCH, seed=7, rank=r, world_size=w)
         for hvp in STRATEGIES:
             res = _solver(hvp).run(_problem(mean_across_ranks), sampler=sampler)
             np.save(f"{out}-{hvp}-{rank}.npy", res.theta[0].numpy())
-    finally:
-        dist.destroy_process_group()
 
 
 def test_two_ranks_match_one_process_on_the_combined_batch(tmp_path) -> None:
     """For each HVP strategy: every rank holds the same iterate, equal to one process's on the union batch."""
     out = str(tmp_path / "theta")
-    mp.spawn(_worker, args=(2, free_port(), out), nprocs=2, join=True)
+    spawn_ranks(_worker, 2, out)
     combined = MiniBatch(n_lower=N_F, n_upper=N_R, batch_lower=2 * BATCH, batch_upper=2 * BATCH, seed=7)
     for hvp, rtol in STRATEGIES.items():
         single = _solver(hvp).run(_problem(None), sampler=combined)
