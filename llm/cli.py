@@ -307,6 +307,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from llm.fairreport import run_from_args  # noqa: PLC0415
 
         return run_from_args(args, prepare_config(args), run_settings)
+    if args.jobs != 1:
+        raise ValueError(f"--jobs applies to the protocol profiles only, not --profile single (got --jobs {args.jobs})")
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else DEFAULT_METHODS
     overrides: dict[str, dict[str, Any]] = {}
@@ -387,6 +389,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "with its preset (no tuning, one seed)")
     p.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
                    help="protocol: skip the exact-vs-fd HVP comparison of OFMU's chosen configuration")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="protocol: worker processes for the runs (default 1; the record is the same for any value)")
     p.add_argument("--tune-data", default=None,
                    help="protocol: a TOFU-format folder to tune on (default: a generated corpus with seed+1 "
                         "and other question templates)")

@@ -141,11 +141,14 @@ class LlmTask:
     @property
     def identity(self) -> dict[str, Any]:
         return {"tune": self.tune.prepared.folder.name, "eval": self.eval.prepared.folder.name,
-                "settings": self.settings.to_dict(), "shared": SHARED, "ofmu_fixed": OFMU_FIXED,
-                "warmup_share": WARMUP_SHARE, "version": 1}
+                "settings": self.settings.to_dict(), "shared": SHARED, "warmup_share": WARMUP_SHARE, "version": 2}
+
+    def fixed(self, name: str) -> Mapping[str, Any]:
+        """The method's untuned settings beyond ``SHARED`` (OFMU's HVP path): part of its runs' keys only."""
+        return OFMU_FIXED if name == "ofmu" else {}
 
     def method(self, name: str, config: Mapping[str, Any], *, epochs: float) -> Any:
-        values = {**SHARED, **(OFMU_FIXED if name == "ofmu" else {}), **config, "epochs": epochs,
+        values = {**SHARED, **self.fixed(name), **config, "epochs": epochs,
                   "warmup_epochs": WARMUP_SHARE * epochs}
         return METHODS.get(name).preset("embedded", **values)
 

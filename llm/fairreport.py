@@ -13,6 +13,7 @@ budget, and writes (atomically)::
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -33,8 +34,12 @@ METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_rati
 
 def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, methods: Sequence[str],
                    settings: RunSettings, out: str | os.PathLike[str], prepare_s: float | None = None,
-                   hvp: bool = True, log: Any = None) -> dict[str, Any]:
-    """Run the protocol (see the module docstring) into ``out``; returns bench.json's content."""
+                   hvp: bool = True, log: Any = None, jobs: int = 1, threads: int | None = 1) -> dict[str, Any]:
+    """Run the protocol (see the module docstring) into ``out``; returns bench.json's content.
+
+    ``jobs`` worker processes run the protocol's runs (each loads both entries and uses ``threads`` torch
+    threads); the record is the same for any ``jobs``.
+    """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got profile={profile!r}")
     if "ofmu" not in methods:
@@ -45,8 +50,10 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
     task = LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
     chosen = PROFILES[profile]
     reference = task.reference_passes()
+    factory = functools.partial(worker_task, eval_prepared, tune_prepared, settings, threads)
     record = run_protocol(task, spaces_for(tuple(methods)), chosen, reference_passes=reference,
-                          reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log)
+                          reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log,
+                          jobs=jobs, task_factory=factory)
     check = None
     if hvp:
         first = record["levels"][0]
@@ -67,6 +74,14 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
     }
     write_outputs(report, root)
     return report
+
+
+def worker_task(eval_prepared: Any, tune_prepared: Any, settings: RunSettings, threads: int | None) -> LlmTask:
+    """The bench's task rebuilt in a protocol worker process (``threads`` torch threads there)."""
+    from llm.bench import set_threads  # noqa: PLC0415
+
+    set_threads(threads)
+    return LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
 
 
 def _iv(summary: Mapping[str, Any], key: str, digits: str = ".3f") -> str:
@@ -208,7 +223,8 @@ def run_from_args(args: Any, config: Any, run_settings: Any) -> int:
     if given:
         raise ValueError(f"{', '.join(given)} apply to --profile single only: the protocol sizes every run by its "
                          "pass budget and tunes every method from its declared search space")
-    set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
+    threads = args.threads if args.threads is not None else (1 if args.model == "embedded" else None)
+    set_threads(threads)
     eval_cfg, tune_cfg = role_configs(config, args.tune_data)
     with work_dir(args.out, finished="bench.json", overwrite=args.overwrite):  # claimed before any work
         start = time.perf_counter()
@@ -220,7 +236,8 @@ def run_from_args(args: Any, config: Any, run_settings: Any) -> int:
             FULL_METHODS if args.profile == "full" else QUICK_METHODS)
         report = run_fair_bench(eval_p, tune_p, profile=args.profile, methods=methods,
                                 settings=run_settings(args, eval_p), out=args.out, prepare_s=prepare_s,
-                                hvp=args.hvp_check, log=None if args.quiet else print)
+                                hvp=args.hvp_check, log=None if args.quiet else print, jobs=args.jobs,
+                                threads=threads)
     for tag, v in report["verdict"].items():
         print(f"{tag}: OFMU vs {v.get('best_baseline')}: {v['result']} ({v['reason']})")
     print(f"wrote {args.out}/bench.json, README.md and the plots (prepare {prepare_s:.1f} s, "

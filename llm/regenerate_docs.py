@@ -1,7 +1,7 @@
 """Regenerate docs/llm-bench/ (README, bench.json, plots) from a protocol bench run.
 
     python -m llm.regenerate_docs                          # quick profile: run (or resume) it, then write the docs
-    python -m llm.regenerate_docs --profile full           # the full profile (about 90 min on 2 cores; resumable)
+    python -m llm.regenerate_docs --profile full --jobs 2  # the full profile (2 workers on 2 cores; resumable)
     python -m llm.regenerate_docs --from runs/llm-bench    # re-render an existing bench folder (its bench.json)
 
 The run is ``ofmu llm bench --profile P --out WORK`` with every other default (the tiny embedded GPT-2;
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DOCS), help=f"where to write (default {DOCS})")
     parser.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
                         help="skip the exact-vs-fd HVP comparison of OFMU's chosen configuration")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the bench's runs (default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.source is None:
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work or f"runs/llm-bench-{args.profile}"
         # --overwrite: a rerun continues from the work folder's cached runs and replaces its report
         code = cli_main(["llm", "bench", "--out", work, "--quiet", "--overwrite", "--profile", args.profile,
+                         "--jobs", str(args.jobs),
                          *([] if args.hvp_check else ["--no-hvp-check"])])
         if code:
             return code

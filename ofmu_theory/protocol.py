@@ -22,6 +22,12 @@ never seen by the tuning) and how to read the result — and :func:`run_protocol
 **Resumable.** Every run's record is written atomically to ``cache_dir/<key>.json``, the key a hash of
 (task identity, role, method, configuration, budget, seed); a rerun reads it instead of running again,
 so an interrupted bench continues where it stopped.
+
+**Parallel.** With ``jobs > 1`` the (method, budget) units — each a method's tuning runs then its seeds
+at one budget, independent of every other unit — run in ``jobs`` spawned worker processes, largest
+budget first, each building its own task from ``task_factory`` and writing into the run cache; the
+record is then assembled from the cache exactly as a serial run would assemble it. Every run depends
+only on its own key (configuration, budget, seed), so the record is the same for any ``jobs``.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ import hashlib
 import json
 import logging
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,6 +92,10 @@ class Task(Protocol):
     def run(self, method: str, config: Mapping[str, Any], *, budget_passes: float, seed: int,
             role: str) -> dict[str, Any]:
         """One run: a JSON-able dict of metrics plus ``passes``, ``wall_s`` and ``status``."""
+
+    def fixed(self, method: str) -> Mapping[str, Any]:
+        """Optional: settings ``method`` runs with that are not tuned (part of its runs' cache keys only, so that
+        changing one method's fixed settings reruns that method alone)."""
 
     def score(self, metrics: Mapping[str, Any]) -> float | tuple[float, ...]:
         """Selection score on the tune role (higher is better, tuples compared in order; -inf: infeasible)."""
@@ -200,7 +212,8 @@ def verdict_sentence(verdict: Mapping[str, Any], *, baseline_rule: str, metric_l
 
 def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *, reference_passes: float,
                  reference_method: str, metrics: Sequence[str], cache_dir: str | Path | None = None,
-                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 log: Callable[[str], None] | None = None, jobs: int = 1,
+                 task_factory: Callable[[], Task] | None = None) -> dict[str, Any]:
     """Run the protocol (module docstring); returns the ``levels`` / ``verdict`` / ``time_to_quality`` record.
 
     Args:
@@ -209,6 +222,10 @@ def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *,
         reference_method: the method the verdict is about (OFMU).
         metrics: the metrics summarised over seeds (``primary`` included).
         cache_dir: per-run records (resumable); None: no cache.
+        jobs: worker processes for the runs (module docstring, "Parallel"); needs ``cache_dir`` and
+            ``task_factory`` when above 1.
+        task_factory: a picklable callable (a module-level function or a ``functools.partial`` of one)
+            that builds, in a worker, a task equal to ``task``.
     """
     names = [s.method for s in spaces]
     if reference_method not in names:
@@ -217,9 +234,18 @@ def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *,
         raise ValueError(f"the primary metric {task.primary!r} must be among metrics {list(metrics)}")
     if not (math.isfinite(reference_passes) and reference_passes > 0):
         raise ValueError(f"reference_passes must be > 0, got {reference_passes!r}")
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise ValueError(f"jobs must be an integer >= 1, got jobs={jobs!r}")
+    if jobs > 1 and (cache_dir is None or task_factory is None):
+        raise ValueError("jobs > 1 needs cache_dir (the workers write their runs there) and task_factory "
+                         "(each worker builds its own task)")
     cache = RunCache(folder=None if cache_dir is None else Path(cache_dir))
     say = log or logger.info
     start = time.perf_counter()
+    in_workers = {"executed": 0, "from_cache": 0}
+    if jobs > 1:
+        in_workers = _run_units_in_workers(task_factory, spaces, profile, reference_passes=reference_passes,
+                                           cache_dir=Path(cache_dir), jobs=jobs, log=log, metrics=metrics)
     levels = []
     for multiple in profile.budgets:
         budget = multiple * reference_passes
@@ -232,8 +258,51 @@ def run_protocol(task: Task, spaces: Sequence[MethodSpace], profile: Profile, *,
         "profile": profile.to_dict(), "reference_passes": reference_passes, "reference_method": reference_method,
         "primary": task.primary, "higher_is_better": task.higher_is_better, "levels": levels,
         "time_to_quality": {n: _time_to_quality(task, levels, n) for n in names},
-        "runs": {"executed": cache.runs, "from_cache": cache.hits}, "protocol_wall_s": time.perf_counter() - start,
+        "runs": {"executed": cache.runs + in_workers["executed"],
+                 "from_cache": cache.hits - in_workers["executed"], "jobs": jobs},
+        "protocol_wall_s": time.perf_counter() - start,
     }
+
+
+def _key(task: Task, *, method: str, **parts: Any) -> str:
+    fixed = dict(task.fixed(method)) if hasattr(task, "fixed") else {}
+    return run_key(task.identity, method=method, **({"fixed": fixed} if fixed else {}), **parts)
+
+
+_WORKER_TASK: Task | None = None  # the task of this worker process (built once by _init_worker)
+
+
+def _init_worker(task_factory: Callable[[], Task]) -> None:
+    global _WORKER_TASK  # noqa: PLW0603 - one task per worker process, built once
+    _WORKER_TASK = task_factory()
+
+
+def _unit_in_worker(spec: MethodSpace, profile: Profile, budget: float, cache_dir: Path,
+                    log: Callable[[str], None] | None, metrics: Sequence[str]) -> dict[str, int]:
+    if _WORKER_TASK is None:
+        raise RuntimeError("worker started without a task (the pool's initializer did not run)")
+    cache = RunCache(folder=cache_dir)
+    _method_at_budget(_WORKER_TASK, spec, profile, budget, cache, log or logger.info, metrics)
+    return {"executed": cache.runs, "from_cache": cache.hits}
+
+
+def _run_units_in_workers(task_factory: Callable[[], Task], spaces: Sequence[MethodSpace], profile: Profile, *,
+                          reference_passes: float, cache_dir: Path, jobs: int, log: Callable[[str], None] | None,
+                          metrics: Sequence[str]) -> dict[str, int]:
+    """Every (method, budget) unit in ``jobs`` spawned workers, largest budget first; their run counts."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    units = [(spec, multiple * reference_passes) for multiple in sorted(profile.budgets, reverse=True)
+             for spec in spaces]
+    counts = {"executed": 0, "from_cache": 0}
+    # spawn, not fork: a forked child inherits the parent's thread pools and locks (torch, BLAS)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(task_factory,)) as pool:
+        futures = [pool.submit(_unit_in_worker, spec, profile, budget, cache_dir, log, metrics)
+                   for spec, budget in units]
+        for future in futures:
+            for k, v in future.result().items():
+                counts[k] += v
+    return counts
 
 
 def _method_at_budget(task: Task, spec: MethodSpace, profile: Profile, budget: float, cache: RunCache,
@@ -242,7 +311,7 @@ def _method_at_budget(task: Task, spec: MethodSpace, profile: Profile, budget: f
     tune_seed = profile.seeds[0]
     tried = []
     for config in configs:
-        key = run_key(task.identity, role="tune", method=spec.method, config=config, budget=budget, seed=tune_seed)
+        key = _key(task, role="tune", method=spec.method, config=config, budget=budget, seed=tune_seed)
         record = cache.get_or_run(key, lambda c=config: task.run(spec.method, c, budget_passes=budget,
                                                                  seed=tune_seed, role="tune"))
         raw = task.score(record)
@@ -253,7 +322,7 @@ def _method_at_budget(task: Task, spec: MethodSpace, profile: Profile, budget: f
     chosen = tried[best]["config"]
     per_seed = []
     for seed in profile.seeds:
-        key = run_key(task.identity, role="eval", method=spec.method, config=chosen, budget=budget, seed=seed)
+        key = _key(task, role="eval", method=spec.method, config=chosen, budget=budget, seed=seed)
         record = cache.get_or_run(key, lambda s=seed: task.run(spec.method, chosen, budget_passes=budget, seed=s,
                                                                role="eval"))
         per_seed.append({"seed": seed, **record})

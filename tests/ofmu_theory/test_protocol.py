@@ -81,3 +81,37 @@ def test_profile_and_arguments_are_checked():
     with pytest.raises(ValueError, match="reference_method"):
         run_protocol(ToyTask(), SPACES, Profile(name="x", budgets=(1.0,), n_configs=1, seeds=(0,)),
                      reference_passes=1, reference_method="nope", metrics=["quality"])
+    with pytest.raises(ValueError, match="jobs > 1 needs cache_dir"):
+        run_protocol(ToyTask(), SPACES, Profile(name="x", budgets=(1.0,), n_configs=1, seeds=(0,)),
+                     reference_passes=1, reference_method="ofmu", metrics=["quality"], jobs=2, task_factory=ToyTask)
+    with pytest.raises(ValueError, match="jobs must be an integer"):
+        run_protocol(ToyTask(), SPACES, Profile(name="x", budgets=(1.0,), n_configs=1, seeds=(0,)),
+                     reference_passes=1, reference_method="ofmu", metrics=["quality"], jobs=0)
+
+
+def test_workers_give_the_serial_record(tmp_path):
+    """jobs=2: every run happens in the workers (the parent only reads the cache) and the record is the serial one."""
+    profile = Profile(name="t", budgets=(0.5, 1.0), n_configs=2, seeds=(0, 1))
+    kw = dict(reference_passes=100, reference_method="ofmu", metrics=["quality", "utility"])
+    serial = run_protocol(ToyTask(), SPACES, profile, cache_dir=tmp_path / "serial", **kw)
+    parent = ToyTask()
+    parallel = run_protocol(parent, SPACES, profile, cache_dir=tmp_path / "parallel", jobs=2, task_factory=ToyTask, **kw)
+    assert parent.calls == []
+    assert parallel["levels"] == serial["levels"]
+    n_runs = 2 * len(SPACES) * (2 + 2)  # budgets × methods × (configurations + seeds)
+    assert parallel["runs"] == {"executed": n_runs, "from_cache": 0, "jobs": 2}
+    assert len(list((tmp_path / "parallel").glob("*.json"))) == n_runs
+
+
+def test_a_methods_fixed_settings_key_only_its_own_runs(tmp_path):
+    """Changing OFMU's untuned settings (Task.fixed) reruns OFMU alone; the other methods come from the cache."""
+    profile = Profile(name="t", budgets=(1.0,), n_configs=2, seeds=(0, 1))
+    kw = dict(reference_passes=100, reference_method="ofmu", metrics=["quality", "utility"], cache_dir=tmp_path)
+    first = ToyTask()
+    first.fixed = lambda method: {"path": "a"} if method == "ofmu" else {}
+    run_protocol(first, SPACES, profile, **kw)
+    second = ToyTask()
+    second.fixed = lambda method: {"path": "b"} if method == "ofmu" else {}
+    rec = run_protocol(second, SPACES, profile, **kw)
+    assert {m for m, _, _ in second.calls} == {"ofmu"} and len(second.calls) == 2 + 2
+    assert rec["runs"]["executed"] == 4
