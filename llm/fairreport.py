@@ -25,7 +25,7 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
                            spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds
+from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds, runs_sentence
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
@@ -158,8 +158,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
         f"* Selection: {report['selection_rule']}.",
         f"* Configurations per method and budget: {report['profile']['n_configs']}; seeds: "
         f"{report['profile']['seeds']}; values are mean [95 % t interval] over seeds.",
-        f"* Wall time of this run: {report['wall_s']:.0f} s (protocol, {report['runs']['executed']} runs executed, "
-        f"{report['runs']['from_cache']} read from the run cache)"
+        f"* Wall time of this run: {report['wall_s']:.0f} s (protocol: {runs_sentence(report)})"
         + (f"; prepare {report['prepare_s']:.0f} s" if report.get("prepare_s") is not None else "") + ".",
         f"* Unlearning wall time summed over every run of the record (tuning + seeds, evaluation excluded): "
         f"{run_seconds(report):.0f} s.",

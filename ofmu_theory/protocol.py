@@ -173,6 +173,15 @@ def run_seconds(record: Mapping[str, Any]) -> float:
     return total
 
 
+def runs_sentence(record: Mapping[str, Any]) -> str:
+    """How a protocol record's runs were obtained: executed (by how many workers at once) and read from the cache."""
+    runs = record["runs"]
+    jobs = int(runs.get("jobs", 1))
+    how = ("one at a time" if jobs == 1 else
+           f"by {jobs} worker processes at once, so their wall times include the workers' contention for the cores")
+    return f"{runs['executed']} runs executed {how}, {runs['from_cache']} read from the run cache"
+
+
 def format_interval(summary: Mapping[str, Any], key: str, digits: str) -> str:
     """``mean [low, high]`` of one metric of a :func:`summarise` result ("–" when absent)."""
     v = summary.get(key)

@@ -188,6 +188,8 @@ def _bench(args: argparse.Namespace) -> int:
         from vision.fairreport import run_from_args
 
         return run_from_args(args, _config(args, **extra))
+    if args.jobs != 1:
+        raise ValueError(f"--jobs applies to the protocol profiles only, not --profile single (got --jobs {args.jobs})")
     config = _config(args, **extra)
     _check_cache(config)
     with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before any work
@@ -226,6 +228,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="quick (default) | full: the fair-comparison protocol on random forgetting (budgets, equal "
                         "tuning on the validation images, seeds, verdict; docs/vision.md); smoke: the protocol at "
                         "test size; single: one run per method with its defaults, both modes")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="protocol: worker processes for the runs (default 1; the metrics are the same for any value, "
+                        "the wall times include the workers' contention)")
     _common(p)
     p.set_defaults(func=_bench)
 

@@ -11,6 +11,7 @@ Random forgetting only (the benchmark's target is stated there). Files (atomical
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds
+from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds, runs_sentence
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
@@ -31,8 +32,13 @@ from vision.train import load_or_train
 
 
 def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tuple[str, ...] = QUICK_METHODS,
-                   out: str | os.PathLike[str], progress: bool = False, log: Any = None) -> dict[str, Any]:
-    """Run the protocol on random forgetting (module docstring) into ``out``; returns bench.json's content."""
+                   out: str | os.PathLike[str], progress: bool = False, log: Any = None,
+                   jobs: int = 1) -> dict[str, Any]:
+    """Run the protocol on random forgetting (module docstring) into ``out``; returns bench.json's content.
+
+    ``jobs`` worker processes run the protocol's runs (each gets a copy of the task and ``config.threads``
+    torch threads); the metrics are the same for any ``jobs``, the wall times are not (see the report).
+    """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got profile={profile!r}")
     if "ofmu" not in methods:
@@ -56,7 +62,8 @@ def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tupl
         chosen = PROFILES[profile]
         reference_passes = task.reference_passes()
         record = run_protocol(task, spaces_for(methods), chosen, reference_passes=reference_passes,
-                              reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log)
+                              reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log,
+                              jobs=jobs, task_factory=functools.partial(worker_task, task, config.threads))
         _time_ratios(record, retrain.wall_s)
         report = {
             "bench": "vision", "methods": list(methods), **record, "profile_name": profile,
@@ -72,6 +79,16 @@ def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tupl
         }
     write_outputs(report, root)
     return report
+
+
+def worker_task(task: VisionTask, threads: int | None) -> VisionTask:
+    """The bench's task in a protocol worker process (passed whole: models and images are small), with
+    ``threads`` torch threads there (None: torch's default)."""
+    import torch  # noqa: PLC0415
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return task
 
 
 def _time_ratios(record: dict[str, Any], retrain_s: float) -> None:
@@ -174,9 +191,8 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *,
         f"* Retrain: UA {rt['ua']:.2f}, RA {rt['ra']:.2f}, TA {rt['ta']:.2f}, MIA-Eff. {rt['mia_efficacy']:.2f}, "
         f"trained in {rt['wall_s']:.1f} s ({'cached' if rt['cached'] else 'in this run'}); Original Avg. Gap "
         f"{report['original']['avg_gap']:.2f}. |D_f| = {sp.get('n_forget', '?')}.",
-        f"* Wall time of this run: {report['wall_s']:.0f} s ({report['runs']['executed']} runs executed, "
-        f"{report['runs']['from_cache']} read from the run cache; "
-        f"{report['config'].get('threads')} CPU thread(s)).",
+        f"* Wall time of this run: {report['wall_s']:.0f} s ({runs_sentence(report)}; "
+        f"{report['config'].get('threads')} CPU thread(s) per process).",
         f"* Unlearning wall time summed over every run of the record (tuning + seeds, evaluation excluded): "
         f"{run_seconds(report):.0f} s.", "",
     ]
@@ -222,7 +238,7 @@ def run_from_args(args: Any, config: BenchConfig) -> int:
     methods = tuple(config.methods) if args.methods else default
     with work_dir(args.out, finished="bench.json", overwrite=args.overwrite):  # claimed before any work
         report = run_fair_bench(config, profile=args.profile, methods=methods, out=args.out,
-                                progress=not args.quiet, log=None if args.quiet else print)
+                                progress=not args.quiet, log=None if args.quiet else print, jobs=args.jobs)
     for tag, v in report["verdict"].items():
         print(f"{tag}: OFMU vs {v.get('best_baseline')}: {v['result']} ({v['reason']})")
     print(f"target met: {report['target']['met']}; wrote {args.out}/bench.json, bench.md and the plots "

@@ -27,7 +27,8 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "vision-bench"
 
 def regenerate_docs(out_dir: str | Path = DOCS_DIR, *, profile: str = "quick", work: str | Path | None = None,
                     config: BenchConfig | None = None, progress: bool = True,
-                    cached_retrain: bool = False, methods: tuple[str, ...] | None = None) -> dict[str, Any]:
+                    cached_retrain: bool = False, methods: tuple[str, ...] | None = None,
+                    jobs: int = 1) -> dict[str, Any]:
     """Run the protocol bench (default config; Retrain trained in the run unless ``cached_retrain``) and write
     its report into ``out_dir``."""
     from vision.fairbench import FULL_METHODS, QUICK_METHODS  # noqa: PLC0415
@@ -36,7 +37,7 @@ def regenerate_docs(out_dir: str | Path = DOCS_DIR, *, profile: str = "quick", w
     config = replace(config or BenchConfig(), fresh_retrain=not cached_retrain)
     methods = methods or (FULL_METHODS if profile == "full" else QUICK_METHODS)
     report = run_fair_bench(config, profile=profile, methods=methods, out=work or f"runs/vision-bench-{profile}",
-                            progress=progress)
+                            progress=progress, jobs=jobs)
     _write(report, Path(out_dir), write_outputs)
     return report
 
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="take Retrain from the cache (its recorded training time) instead of training it again")
     parser.add_argument("--methods", default=None, help="comma-separated methods (default: the profile's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the bench's runs (default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.from_json:
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = regenerate_docs(args.out, profile=args.profile, work=args.work, progress=not args.quiet,
                              cached_retrain=args.cached_retrain,
-                             methods=None if args.methods is None else tuple(args.methods.split(",")))
+                             methods=None if args.methods is None else tuple(args.methods.split(",")),
+                             jobs=args.jobs)
     print(f"wrote {args.out} ({report['wall_s']:.0f} s)")
     return 0
 

@@ -269,11 +269,13 @@ def test_protocol_bench_writes_budgets_tuning_seeds_and_a_verdict(entry, tmp_pat
     assert report["entries"]["tune"]["cache_entry"] != report["entries"]["eval"]["cache_entry"]
     assert report["hvp_check"]["default"] in ("fd", "exact")
     assert (out / "fq_vs_mu_1x.png").read_bytes()[:4] == b"\x89PNG" and "Verdict" in (out / "README.md").read_text()
-    # a finished --out is kept unless --overwrite; with it, every run is read back from the run cache
+    # a finished --out is kept unless --overwrite; with it, every run is read back from the run cache (here by
+    # two worker processes, each loading both entries)
     assert main(argv) == 2
-    assert main([*argv, "--overwrite"]) == 0
+    assert main([*argv, "--overwrite", "--jobs", "2"]) == 0
     again = json.loads((out / "bench.json").read_text())
-    assert again["runs"]["executed"] == 0 and again["levels"] == report["levels"]
+    assert again["runs"] == {"executed": 0, "from_cache": report["runs"]["executed"], "jobs": 2}
+    assert again["levels"] == report["levels"]
     from llm.regenerate_docs import main as regenerate
 
     assert regenerate(["--from", str(out), "--out", str(tmp_path / "docs")]) == 0

@@ -71,3 +71,16 @@ def test_task_sizes_the_horizon_to_the_budget(report: dict) -> None:
         for r in row["per_seed"]:
             assert r["steps"] >= 1 and r["status"] in ("STOPPED", "MAX_STEPS")
     assert VisionTask.__dataclass_fields__["primary"].default == "avg_gap"
+
+
+def test_workers_give_the_serial_metrics(report: dict, tmp_path: Path) -> None:
+    """--jobs 2: the task goes to two worker processes whole; every metric equals the serial run's."""
+    parallel = run_fair_bench(CONFIG, profile="smoke", methods=("graddiff", "ofmu"), out=tmp_path, jobs=2)
+    assert parallel["runs"] == {"executed": report["runs"]["executed"], "from_cache": 0, "jobs": 2}
+    timing = {"wall_s", "time_ratio"}
+    for name, row in report["levels"][0]["methods"].items():
+        other = parallel["levels"][0]["methods"][name]
+        assert [{k: v for k, v in r.items() if k not in timing} for r in other["per_seed"]] == \
+            [{k: v for k, v in r.items() if k not in timing} for r in row["per_seed"]]
+        assert other["tuning"]["chosen"] == row["tuning"]["chosen"]
+    assert "by 2 worker processes at once" in (tmp_path / "bench.md").read_text()
