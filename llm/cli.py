@@ -388,7 +388,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "verdict; docs/llm.md); smoke: the protocol at test size; single: one run per method "
                         "with its preset (no tuning, one seed)")
     p.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
-                   help="protocol: skip the exact-vs-fd HVP comparison of OFMU's chosen configuration")
+                   help="protocol: skip the check of OFMU's estimator paths (exact, fd, lagged, random+frozen) on its chosen configuration")
     p.add_argument("--jobs", type=int, default=1,
                    help="protocol: worker processes for the runs (default 1; the record is the same for any value)")
     p.add_argument("--tune-data", default=None,

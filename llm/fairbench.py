@@ -31,7 +31,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -60,7 +60,20 @@ SEARCH_SPACES: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
 #: Settings every method shares (the bench's, not tuned): batch sizes as GradDiff's default run.
 SHARED = {"batch_size": 8, "retain_batch_size": 32}
 #: OFMU runs on one HVP path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the others).
+#: Its path is the one the bench's path check (:func:`path_check`) selects; the report says when they differ.
 OFMU_FIXED = {"hvp": "fd", "lr_in": None}
+#: OFMU's estimator paths compared by :func:`path_check`: the exact path (the reference) and the first-order
+#: paths of ``ofmu_theory`` (central differences; with the similarity term lagged by 2 steps; with one of its
+#: two HVPs drawn per step and its curvature frozen). Unlisted keys take the method's defaults.
+OFMU_PATHS: Mapping[str, Mapping[str, Any]] = {
+    "exact": {"hvp": "exact"},
+    "fd": {"hvp": "fd"},
+    "fd+lag2": {"hvp": "fd", "sim_lag": 2},
+    "fd+random+frozen": {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen"},
+}
+#: The similarity weight of the path check when the chosen configuration has β = 0 (the estimators differ only
+#: in the similarity term, so at β = 0 every first-order path is the same computation).
+CHECK_BETA = 0.1
 #: The reference run of budget 1×: GradDiff's embedded preset for 5 epochs.
 REFERENCE = ("grad_diff", 5.0)
 #: Warm-up as a share of the run (the presets' 1 of 5 epochs).
@@ -222,29 +235,48 @@ def _sampler_like(n_forget: int, batch_size: int) -> Any:
     return MiniBatch(n_lower=n_forget, n_upper=n_forget, batch_lower=batch_size, batch_upper=batch_size, seed=0)
 
 
-def hvp_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float,
-              fd_runs: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """OFMU's chosen configuration on the eval role with ``hvp="exact"`` against ``"fd"``: the same number of
-    outer steps as the fd runs of the protocol (``fd_runs``, its per-seed eval records at this budget) and the
-    same seeds; which path the default should take (fd when its mean KS statistic and MU lie inside the exact
-    path's 95 % t intervals)."""
+def path_name(settings: Mapping[str, Any]) -> str | None:
+    """The :data:`OFMU_PATHS` entry that ``settings`` run (None: none of them)."""
+    defaults = {"hvp": "exact", "sim_lag": 1, "sim_pick": "both", "sim_curvature": "full"}
+    given = {k: settings.get(k, v) for k, v in defaults.items()}
+    for name, path in OFMU_PATHS.items():
+        if given == {**defaults, **path}:
+            return name
+    return None
+
+
+def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float,
+               seeds: Sequence[int]) -> dict[str, Any]:
+    """OFMU's chosen configuration on the eval role along every path of :data:`OFMU_PATHS`, each run one after
+    the other in this process for the same outer steps and ``seeds``; which path the bench should run.
+
+    Rule: among the paths whose mean KS statistic and MU lie inside the exact path's 95 % t intervals, the one
+    with the least mean wall time. With β = 0 in ``config`` the check runs at β = :data:`CHECK_BETA`.
+    """
     from ofmu_theory.comparison import interval  # noqa: PLC0415
 
-    steps = steps_within(budget_passes, task.per_step("ofmu", config, task.eval))
-    rows: dict[str, list[dict[str, Any]]] = {"fd": [dict(r) for r in fd_runs], "exact": []}
-    for run in fd_runs:  # the exact path gets the fd run's steps, whatever its own passes
-        epochs = int(run["steps"]) / _steps_per_epoch(task.eval)
-        exact = task.method("ofmu", {**config, "hvp": "exact"}, epochs=epochs)
-        rec = task.execute(exact, task.eval, seed=int(run["seed"]), budget_passes=1e12)
-        rows["exact"].append({"seed": run["seed"], **rec})
+    checked = {**config, "beta": config.get("beta") or CHECK_BETA}
+    steps = steps_within(budget_passes, task.per_step("ofmu", {**checked, **OFMU_FIXED}, task.eval))
+    epochs = steps / _steps_per_epoch(task.eval)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for name, path in OFMU_PATHS.items():
+        method = task.method("ofmu", {**checked, **path}, epochs=epochs)
+        rows[name] = [{"seed": seed, **task.execute(method, task.eval, seed=seed, budget_passes=1e12)}
+                      for seed in seeds]
     keys = ("ks_statistic", "model_utility", "forget_quality", "wall_s", "passes")
-    summary = {path: {k: interval([r[k] for r in recs]).to_dict() for k in keys if all(k in r for r in recs)}
-               for path, recs in rows.items()}
-    inside = all(summary["exact"][k]["low"] <= summary["fd"][k]["mean"] <= summary["exact"][k]["high"]
-                 for k in ("ks_statistic", "model_utility") if k in summary["exact"] and k in summary["fd"])
-    return {"steps": steps, "seeds": [r["seed"] for r in fd_runs], "config": dict(config), "per_seed": rows,
-            "summary": summary, "fd_within_exact_intervals": bool(inside), "default": "fd" if inside else "exact",
-            "rule": "fd when its mean KS statistic and MU lie inside the exact path's 95 % t intervals"}
+    summary = {name: {k: interval([r[k] for r in recs]).to_dict() for k in keys if all(k in r for r in recs)}
+               for name, recs in rows.items()}
+    exact = summary["exact"]
+    inside = {name: all(k in s and k in exact and exact[k]["low"] <= s[k]["mean"] <= exact[k]["high"]
+                        for k in ("ks_statistic", "model_utility"))
+              for name, s in summary.items()}
+    default = min((n for n in OFMU_PATHS if inside[n]), key=lambda n: summary[n]["wall_s"]["mean"])
+    ran = path_name({**OFMU_FIXED})
+    return {"steps": steps, "seeds": list(seeds), "config": checked, "paths": {k: dict(v) for k, v in OFMU_PATHS.items()},
+            "per_seed": rows, "summary": summary, "inside_exact_intervals": inside, "default": default,
+            "bench_path": ran, "bench_path_is_default": ran == default,
+            "rule": "the least mean wall time among the paths whose mean KS statistic and MU lie inside the exact "
+                    "path's 95 % t intervals"}
 
 
 def _steps_per_epoch(role: Role) -> int:

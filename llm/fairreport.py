@@ -1,12 +1,12 @@
 """Run the LLM bench under the protocol and write its outputs: bench.json, README.md, one Pareto plot per budget.
 
 ``run_fair_bench`` loads the two roles (tune and eval entries), runs :func:`ofmu_theory.protocol.run_protocol`
-with :class:`llm.fairbench.LlmTask`, then the HVP-path check on OFMU's chosen configuration at the first
+with :class:`llm.fairbench.LlmTask`, then the estimator-path check on OFMU's chosen configuration at the first
 budget, and writes (atomically)::
 
     bench.json            the protocol record (levels, per-seed values, intervals, tuning records, verdicts,
-                          time to quality), both entries, the HVP check, profile, wall time, run metadata
-    README.md             tables per budget, verdicts, time to quality, HVP check (generated)
+                          time to quality), both entries, the path check, profile, wall time, run metadata
+    README.md             tables per budget, verdicts, time to quality, path check (generated)
     fq_vs_mu_<m>x.png     FQ (log) against MU with 95 % intervals, one point per method, per budget
     runs/<key>.json       every run's record (the cache a rerun resumes from)
 """
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, LlmTask, Role, hvp_check,
+from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, LlmTask, Role, path_check,
                            spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
@@ -58,8 +58,8 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
     if hvp:
         first = record["levels"][0]
         ofmu = first["methods"]["ofmu"]
-        check = hvp_check(task, ofmu["tuning"]["chosen"], budget_passes=first["budget_passes"],
-                          fd_runs=[r for r in ofmu["per_seed"] if "ks_statistic" in r])
+        check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=first["budget_passes"],
+                           seeds=chosen.seeds)
     report = {
         "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
         "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},
@@ -181,18 +181,35 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
                      f"| {name} | {hit['budget_multiple']:g}x | {hit['passes']:.0f} | {hit['wall_s']:.1f} |")
     check = report.get("hvp_check")
     if check:
-        fd, ex = check["summary"]["fd"], check["summary"]["exact"]
-        lines += ["", "## OFMU's HVP path", "",
-                  f"OFMU's chosen configuration at the first budget, {check['steps']} outer steps, seeds "
-                  f"{check['seeds']}: fd KS {_iv(fd, 'ks_statistic')}, MU {_iv(fd, 'model_utility')}, wall "
-                  f"{_iv(fd, 'wall_s', '.1f')} s, passes {_iv(fd, 'passes', '.0f')}; exact KS "
-                  f"{_iv(ex, 'ks_statistic')}, MU {_iv(ex, 'model_utility')}, wall {_iv(ex, 'wall_s', '.1f')} s, "
-                  f"passes {_iv(ex, 'passes', '.0f')}. Rule: {check['rule']} → default **{check['default']}**."]
+        lines += ["", "## OFMU's estimator path", "", path_check_text(check)]
     meta = report["metadata"]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v != "absent")
               + f"; CPU threads {meta['devices'].get('cpu_threads')}.", ""]
     write_text(root / "README.md", "\n".join(lines))
     return paths
+
+
+def path_check_text(check: Mapping[str, Any]) -> str:
+    """The path check (:func:`llm.fairbench.path_check`) as a table and its conclusion."""
+    if "paths" not in check:  # the earlier two-path record (exact against fd)
+        fd, ex = check["summary"]["fd"], check["summary"]["exact"]
+        return (f"{check['steps']} outer steps, seeds {check['seeds']}: fd KS {_iv(fd, 'ks_statistic')}, MU "
+                f"{_iv(fd, 'model_utility')}; exact KS {_iv(ex, 'ks_statistic')}, MU {_iv(ex, 'model_utility')}. "
+                f"Rule: {check['rule']} → default **{check['default']}**.")
+    lines = [f"OFMU's chosen configuration at the first budget ({format_config(check['config'])}), "
+             f"{check['steps']} outer steps on every path, seeds {check['seeds']}, the paths run one after the other "
+             "in one process:", "",
+             "| path | settings | KS stat | MU | FQ | wall s | passes | inside the exact path's intervals |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, s in check["summary"].items():
+        lines.append(f"| {name} | {format_config(check['paths'][name])} | {_iv(s, 'ks_statistic')} | "
+                     f"{_iv(s, 'model_utility')} | {_iv(s, 'forget_quality')} | {_iv(s, 'wall_s', '.1f')} | "
+                     f"{_iv(s, 'passes', '.0f')} | {'yes' if check['inside_exact_intervals'][name] else 'no'} |")
+    agree = ("the path this bench's OFMU rows ran" if check["bench_path_is_default"] else
+             f"this bench's OFMU rows ran **{check['bench_path']}**: set `OFMU_FIXED` in llm/fairbench.py to the "
+             "selected path and rerun (OFMU's runs alone are keyed by it)")
+    lines += ["", f"Rule: {check['rule']} → **{check['default']}**; {agree}."]
+    return "\n".join(lines)
 
 
 def role_configs(config: Any, tune_data: str | None) -> tuple[Any, Any]:

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="the bench's folder (default runs/llm-bench-<profile>)")
     parser.add_argument("--out", default=str(DOCS), help=f"where to write (default {DOCS})")
     parser.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
-                        help="skip the exact-vs-fd HVP comparison of OFMU's chosen configuration")
+                        help="skip the check of OFMU's estimator paths on its chosen configuration")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for the bench's runs (default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
