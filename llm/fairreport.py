@@ -25,7 +25,8 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
                            spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds, runs_sentence
+from ofmu_theory.protocol import (format_config, format_interval, invocations, previous_record, run_protocol,
+                                  run_seconds, runs_sentence)
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
@@ -46,6 +47,7 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
         raise ValueError(f"methods must include ofmu (the verdict is about it), got {list(methods)}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    previous = previous_record(root)
     start = time.perf_counter()
     task = LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
     chosen = PROFILES[profile]
@@ -69,9 +71,11 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
         "search_spaces": {m: {k: list(v) for k, v in SEARCH_SPACES[m].items()} for m in methods},
         "verdict": {f"{lv['budget_multiple']:g}x": lv["verdict"] for lv in record["levels"]},
         "wall_s": time.perf_counter() - start, "prepare_s": prepare_s,
+        "invocations": None,
         "metadata": run_metadata(seed=chosen.seeds[0], config={"profile": chosen.to_dict(), "methods": list(methods),
                                                                "settings": settings.to_dict()}),
     }
+    report["invocations"] = invocations(previous, record["runs"], report["wall_s"])
     write_outputs(report, root)
     return report
 

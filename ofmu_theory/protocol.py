@@ -173,13 +173,39 @@ def run_seconds(record: Mapping[str, Any]) -> float:
     return total
 
 
+def invocations(previous: Mapping[str, Any] | None, runs: Mapping[str, Any], wall_s: float) -> list[dict[str, Any]]:
+    """Every invocation that built a bench folder's record: ``previous`` (the folder's last record, None: the
+    first) then this one (its ``runs`` counts and ``wall_s``), so a resumed or re-rendered record still states
+    the measured time of the runs it reads from the cache."""
+    past: list[dict[str, Any]] = []
+    if previous is not None:
+        past = [dict(x) for x in previous.get("invocations", [])] or \
+            [{"wall_s": float(previous["wall_s"]), **previous["runs"]}]  # a record written before this field
+    return [*past, {"wall_s": float(wall_s), **dict(runs)}]
+
+
+def previous_record(folder: str | Path) -> dict[str, Any] | None:
+    """The protocol record a bench folder holds (``bench.json`` with ``levels``), or None."""
+    path = Path(folder) / "bench.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record if "levels" in record and "runs" in record else None
+
+
 def runs_sentence(record: Mapping[str, Any]) -> str:
     """How a protocol record's runs were obtained: executed (by how many workers at once) and read from the cache."""
     runs = record["runs"]
     jobs = int(runs.get("jobs", 1))
     how = ("one at a time" if jobs == 1 else
            f"by {jobs} worker processes at once, so their wall times include the workers' contention for the cores")
-    return f"{runs['executed']} runs executed {how}, {runs['from_cache']} read from the run cache"
+    text = f"{runs['executed']} runs executed {how}, {runs['from_cache']} read from the run cache"
+    history = record.get("invocations", [])
+    if len(history) > 1:
+        text += ("; every invocation of this folder: " + ", ".join(
+            f"{h['wall_s']:.0f} s ({h['executed']} executed, {h.get('jobs', 1)} worker(s))" for h in history)
+            + f", {sum(h['wall_s'] for h in history):.0f} s in all")
+    return text
 
 
 def format_interval(summary: Mapping[str, Any], key: str, digits: str) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import format_config, format_interval, run_protocol, run_seconds, runs_sentence
+from ofmu_theory.protocol import (format_config, format_interval, invocations, previous_record, run_protocol,
+                                  run_seconds, runs_sentence)
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
@@ -45,6 +46,7 @@ def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tupl
         raise ValueError(f"methods must include ofmu (the verdict is about it), got {list(methods)}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    previous = previous_record(root)
     with torch_threads(config.threads):
         start = time.perf_counter()
         data, fallback = load_bench_data(config)
@@ -75,8 +77,10 @@ def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tupl
             "verdict": {f"{lv['budget_multiple']:g}x": lv["verdict"] for lv in record["levels"]},
             "target": target_record(record),
             "wall_s": time.perf_counter() - start,
+            "invocations": None,
             "metadata": run_metadata(seed=config.seed, config={"profile": chosen.to_dict(), "bench": config.to_dict()}),
         }
+    report["invocations"] = invocations(previous, record["runs"], report["wall_s"])
     write_outputs(report, root)
     return report
 

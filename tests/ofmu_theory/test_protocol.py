@@ -115,3 +115,20 @@ def test_a_methods_fixed_settings_key_only_its_own_runs(tmp_path):
     rec = run_protocol(second, SPACES, profile, **kw)
     assert {m for m, _, _ in second.calls} == {"ofmu"} and len(second.calls) == 2 + 2
     assert rec["runs"]["executed"] == 4
+
+
+def test_invocations_keep_the_measured_time_of_cached_runs(tmp_path):
+    """A re-render reads every run from the cache; the record still states the time that executed them."""
+    from ofmu_theory.protocol import invocations, previous_record, runs_sentence
+
+    assert previous_record(tmp_path) is None
+    first = {"levels": [], "runs": {"executed": 10, "from_cache": 0, "jobs": 2}, "wall_s": 300.0}
+    (tmp_path / "bench.json").write_text(__import__("json").dumps(first))
+    prev = previous_record(tmp_path)
+    history = invocations(prev, {"executed": 0, "from_cache": 10, "jobs": 1}, 5.0)
+    assert history == [{"wall_s": 300.0, "executed": 10, "from_cache": 0, "jobs": 2},
+                       {"wall_s": 5.0, "executed": 0, "from_cache": 10, "jobs": 1}]
+    text = runs_sentence({"runs": history[-1], "invocations": history})
+    assert "300 s (10 executed, 2 worker(s))" in text and "305 s in all" in text
+    third = invocations({**first, "invocations": history}, {"executed": 1, "from_cache": 10, "jobs": 1}, 7.0)
+    assert len(third) == 3 and third[:2] == history
