@@ -272,7 +272,7 @@ def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float
               for name, s in summary.items()}
     default = min((n for n in OFMU_PATHS if inside[n]), key=lambda n: summary[n]["wall_s"]["mean"])
     ran = path_name({**OFMU_FIXED})
-    return {"steps": steps, "seeds": list(seeds), "config": checked, "paths": {k: dict(v) for k, v in OFMU_PATHS.items()},
+    return {"steps": steps, "budget_passes": budget_passes, "seeds": list(seeds), "config": checked, "paths": {k: dict(v) for k, v in OFMU_PATHS.items()},
             "per_seed": rows, "summary": summary, "inside_exact_intervals": inside, "default": default,
             "bench_path": ran, "bench_path_is_default": ran == default,
             "rule": "the least mean wall time among the paths whose mean KS statistic and MU lie inside the exact "

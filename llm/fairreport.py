@@ -1,7 +1,7 @@
 """Run the LLM bench under the protocol and write its outputs: bench.json, README.md, one Pareto plot per budget.
 
 ``run_fair_bench`` loads the two roles (tune and eval entries), runs :func:`ofmu_theory.protocol.run_protocol`
-with :class:`llm.fairbench.LlmTask`, then the estimator-path check on OFMU's chosen configuration at the first
+with :class:`llm.fairbench.LlmTask`, then the estimator-path check on OFMU's chosen configuration at the largest
 budget, and writes (atomically)::
 
     bench.json            the protocol record (levels, per-seed values, intervals, tuning records, verdicts,
@@ -58,9 +58,9 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
                           jobs=jobs, task_factory=factory)
     check = None
     if hvp:
-        first = record["levels"][0]
-        ofmu = first["methods"]["ofmu"]
-        check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=first["budget_passes"],
+        largest = record["levels"][-1]  # the longest horizon: where the paths' errors can accumulate
+        ofmu = largest["methods"]["ofmu"]
+        check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=largest["budget_passes"],
                            seeds=chosen.seeds)
     report = {
         "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
@@ -200,7 +200,8 @@ def path_check_text(check: Mapping[str, Any]) -> str:
         return (f"{check['steps']} outer steps, seeds {check['seeds']}: fd KS {_iv(fd, 'ks_statistic')}, MU "
                 f"{_iv(fd, 'model_utility')}; exact KS {_iv(ex, 'ks_statistic')}, MU {_iv(ex, 'model_utility')}. "
                 f"Rule: {check['rule']} → default **{check['default']}**.")
-    lines = [f"OFMU's chosen configuration at the first budget ({format_config(check['config'])}), "
+    where = "the largest budget" if "budget_passes" in check else "the first budget"
+    lines = [f"OFMU's chosen configuration at {where} ({format_config(check['config'])}), "
              f"{check['steps']} outer steps on every path, seeds {check['seeds']}, the paths run one after the other "
              "in one process:", "",
              "| path | settings | KS stat | MU | FQ | wall s | passes | inside the exact path's intervals |",
