@@ -59,7 +59,8 @@ PACKAGES: dict[str, Package] = {
         overrides=(("ofmu_theory/distributed.py", ("tests/ofmu_theory",)),),
     ),
     "rates": Package(files=("proofs_checks/rates.py",),
-                     tests=("tests/proofs_checks/test_rates.py", "tests/proofs_checks/test_checker.py")),
+                     tests=("tests/proofs_checks/test_rates.py", "tests/proofs_checks/test_rates_boundaries.py",
+                            "tests/proofs_checks/test_checker.py")),
     "metrics": Package(
         files=("llm/metrics/*.py", "vision/metrics.py"),
         tests=("tests/llm/test_metrics.py", "tests/vision/test_metrics.py"),
@@ -99,6 +100,17 @@ EQUIVALENT: dict[str, str] = {
         "as_step_rule then builds Constant(eta), whose own check rejects inf with the same message",
     "ofmu_theory/objectives.py:condition:b182e4544a":
         "a default in the abstract Objective.hvp signature: every implementation declares its own",
+    "proofs_checks/rates.py:drop_call:363e4d8877":
+        "numpy indexes a 0-d array with a 0-d boolean mask as a 1-element array and flatnonzero ravels: a scalar "
+        "gives the same check (test_bound_check_at_its_tolerance_and_on_a_scalar passes on the mutant)",
+    "proofs_checks/rates.py:off_by_one:261658812f":
+        "log_scatter of two points: the single step is monotone and the formula gives 0, as the early return does",
+    "proofs_checks/rates.py:compare:c92e45f619":
+        "accepted: fit.n_hi is the largest n above round-off, so a point at or below round-off with n = n_hi "
+        "exists only with repeated abscissae, which no grid has",
+    "proofs_checks/rates.py:off_by_one:8d67f214ec":
+        "accepted: s_tail = q·n^p over points above round-off (q > 0); its second value is 0 while its first is not "
+        "only where n^p underflows in between (n > 1e154 for p = -2), far outside any grid of steps or noise levels",
 }
 
 
