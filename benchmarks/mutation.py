@@ -12,9 +12,12 @@ imported, the project's modules re-imported from the copy) runs ``pytest -x`` on
 mutant is *killed* when the tests fail (or time out, at 3× the unmutated run plus 10 s) and
 *survives* when they pass. ``--budget-min`` stops the run early; the page says how many of the sample
 ran; ``--resume`` continues a stopped run of the same seed, keeping every recorded mutant whose
-mutated file is unchanged (same source hash) and running the rest of the sample. Survivors reviewed as
+mutated file is unchanged (same source hash) and running the rest of the sample (the sample is drawn
+from the package's whole list of mutants, so an edit that adds or removes mutants redraws it and a
+resume then keeps only the overlap). Survivors reviewed as
 equivalent (no observable behaviour changes) are listed with the reason in ``EQUIVALENT`` and reported
-separately from the unreviewed ones.
+separately from the unreviewed ones; a few are *accepted* instead, where the change shows only on inputs
+no caller passes, and the reason says so.
 """
 
 from __future__ import annotations
@@ -70,8 +73,9 @@ PACKAGES: dict[str, Package] = {
     ),
 }
 
-#: Survivors reviewed as equivalent: mutant key → why no observable behaviour changes. (A key names the
-#: file, operator, the text of the mutated line and the before/after text, not the line number.)
+#: Survivors reviewed as equivalent: mutant key → why no observable behaviour changes, or "accepted: ..." where
+#: the change shows only on inputs no caller passes. (A key names the file, operator, the text of the mutated
+#: line and the before/after text, not the line number.)
 EQUIVALENT: dict[str, str] = {
     "ofmu_theory/solvers/scalarized.py:sign:157c068b1c":
         "the boolean array times 1.0 or divided by 1.0 is the same float array",
@@ -360,7 +364,8 @@ def render(records: dict[str, dict]) -> str:
             lines.append("None.\n")
         for m in sorted(survivors, key=lambda m: (m["path"], m["line"])):
             why = EQUIVALENT.get(m["key"])
-            status = f"equivalent: {why}" if why else "**not reviewed as equivalent**"
+            status = ("**not reviewed as equivalent**" if not why
+                      else why if why.startswith("accepted:") else f"equivalent: {why}")
             lines.append(f"* `{m['path']}:{m['line']}` [{m['operator']}] `{_cell(m['before'])}` → "
                          f"`{_cell(m['after'])}` — {status} (`{m['key']}`)")
         for m in errors:
