@@ -249,3 +249,67 @@ def tiny_copy(model):
     import copy
 
     return copy.deepcopy(model)
+
+
+def test_min_k_rejects_k_above_one():
+    with pytest.raises(ValueError, match=r"k must be in \(0, 1\], got k=1.5"):
+        min_k_score(np.array([-1.0, -2.0]), 1.5)
+    assert min_k_score(np.array([-1.0, -2.0]), 1.0) == pytest.approx(1.5)  # k = 1: every token
+
+
+@pytest.mark.parametrize(("forget", "holdout"), [([], [1.0, 2.0]), ([1.0, 2.0], []), ([], [])])
+def test_mia_auc_needs_both_sides(forget, holdout):
+    with pytest.raises(ValueError, match="forget and holdout scores must both be non-empty"):
+        mia_auc(forget, holdout)
+
+
+def test_truth_ratio_of_an_answer_with_probability_zero_is_large_and_finite():
+    from llm.metrics import truth_ratios
+
+    # exp(-60) ≈ 9e-27 is far below the 1e-10 guard: R = exp(-1) / (exp(-60) + 1e-10) ≈ exp(-1) · 1e10
+    ratio = truth_ratios(np.array([60.0]), np.array([[1.0, 1.0]]))
+    assert ratio[0] == pytest.approx(math.exp(-1.0) / 1e-10, rel=1e-9)
+
+
+def test_metric_result_read_from_a_log_keeps_per_item_values_and_does_not_alias_them():
+    data = {"agg_value": 0.5, "value_by_index": {"0": {"score": 0.5}, "7": {"score": 0.25}}}
+    got = MetricResult.from_dict(data)
+    data["value_by_index"]["0"]["score"] = 99.0  # a later edit of the parsed JSON
+    assert got.value_by_index == {0: {"score": 0.5}, 7: {"score": 0.25}}
+    assert MetricResult.from_dict({"agg_value": 0.3, "value_by_index": {"3": 0.3}}).value_by_index == {3: 0.3}
+
+
+def test_scorer_restores_the_training_mode(model, tokenizer, plain, items):
+    trained = tiny_copy(model).train()
+    scorer = ModelScorer(model=trained, tokenizer=tokenizer, template=plain, max_new_tokens=2, show_progress=False)
+    scorer.score([items[0].question], [items[0].answer])
+    assert trained.training  # scored in eval mode (no dropout), handed back in training mode
+    scorer.generate([items[0].question])
+    assert trained.training
+    scorer.score([items[1].question], [items[1].answer])
+    assert trained.training and all(m.training for m in trained.modules())
+
+
+class _Scripted(torch.nn.Module):
+    """A stand-in model whose greedy generation is a fixed token sequence (to place special tokens at will)."""
+
+    def __init__(self, reply: list[int]) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.reply = reply
+
+    def generate(self, *, input_ids, attention_mask, generation_config):
+        tail = torch.tensor(self.reply, dtype=input_ids.dtype).expand(input_ids.shape[0], -1)
+        return torch.cat([input_ids, tail], dim=1)
+
+
+def test_generation_drops_special_tokens(tokenizer, plain):
+    words = tokenizer("the author", add_special_tokens=False)["input_ids"]
+    after = tokenizer(" wrote", add_special_tokens=False)["input_ids"]
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    assert pad != eos
+    # generate pads a finished row with EOS (pad_token_id=eos, as OpenUnlearning does)
+    scorer = ModelScorer(model=_Scripted([*words, pad, *after, eos, eos]), tokenizer=tokenizer,
+                         template=plain, show_progress=False)
+    # the special tokens are no text: neither the pad token inside the answer nor the EOS after it
+    assert scorer.generate(["Who?"]) == [tokenizer.decode([*words, *after]).strip()]

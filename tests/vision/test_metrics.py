@@ -70,7 +70,7 @@ def test_perfect_and_useless_models() -> None:
         (PROBS[0], LABELS, r"shape \(N, K\)"),
         (PROBS, LABELS[:3], "labels must have shape"),
         (PROBS, LABELS.astype(float), "integers"),
-        (PROBS, np.array([0, 1, 1, 2, 3]), "out of range"),
+        (PROBS, np.array([0, 1, 1, 2, 3]), r"labels out of range \[0, 3\)"),  # K = 3 classes (N = 5 rows)
         (np.full((2, 3), np.nan), np.array([0, 1]), "NaN"),
         (np.zeros((0, 3)), np.zeros(0, dtype=int), "empty set"),
     ],
