@@ -8,7 +8,8 @@ Public API::
 
 from ofmu_theory.backends import BACKENDS, get_backend
 from ofmu_theory.constraints import ArrayConstraint, Box, L1Ball
-from ofmu_theory.evaluator import CallCounts, Evaluator
+from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.oracle_types import CallCounts
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.hvp import HVP_STRATEGIES
 from ofmu_theory.objectives import ArrayObjective, NumpyObjective, Objective, TorchObjective
