@@ -18,12 +18,12 @@ from ofmu_theory.result import Result, Status, Trace
 from ofmu_theory.sampler import Batches, FullBatch, MiniBatch
 from ofmu_theory.schedules import ConstantSchedule, Cosine, Geometric, LinearDecay
 from ofmu_theory.solvers import SOLVERS, Solver, StepInfo
-from ofmu_theory.steps import Armijo, InverseSmoothness, Scheduled
+from ofmu_theory.steps import Armijo, ConstantStep, InverseSmoothness, Scheduled
 from ofmu_theory.transforms import Adam, Momentum, Sgd
 
 __all__ = [
     "BACKENDS", "FAMILIES", "HVP_STRATEGIES", "SOLVERS", "Adam", "Armijo", "ArrayConstraint", "ArrayObjective",
-    "Batches", "BilevelProblem", "Box", "CallCounts", "ConstantSchedule", "Cosine", "Momentum", "Scheduled", "Constants", "Evaluator", "Family", "FullBatch",
+    "Batches", "BilevelProblem", "Box", "CallCounts", "ConstantSchedule", "ConstantStep", "Cosine", "Momentum", "Scheduled", "Constants", "Evaluator", "Family", "FullBatch",
     "Geometric", "InverseSmoothness", "L1Ball", "LinearDecay", "MiniBatch", "NumpyObjective", "Objective",
     "Result", "Sgd", "Solver", "Status", "StepInfo", "TorchObjective", "Trace", "get_backend",
 ]
