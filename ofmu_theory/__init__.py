@@ -23,7 +23,8 @@ from ofmu_theory.transforms import Adam, Momentum, Sgd
 
 __all__ = [
     "BACKENDS", "FAMILIES", "HVP_STRATEGIES", "SOLVERS", "Adam", "Armijo", "ArrayConstraint", "ArrayObjective",
-    "Batches", "BilevelProblem", "Box", "CallCounts", "ConstantSchedule", "ConstantStep", "Cosine", "Momentum", "Scheduled", "Constants", "Evaluator", "Family", "FullBatch",
+    "Batches", "BilevelProblem", "Box", "CallCounts", "ConstantSchedule", "ConstantStep", "Cosine", "Momentum",
+    "Scheduled", "Constants", "Evaluator", "Family", "FullBatch",
     "Geometric", "InverseSmoothness", "L1Ball", "LinearDecay", "MiniBatch", "NumpyObjective", "Objective",
     "Result", "Sgd", "Solver", "Status", "StepInfo", "TorchObjective", "Trace", "get_backend",
 ]

@@ -26,7 +26,8 @@ def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys, back
     from ofmu_theory import FAMILIES
 
     out = tmp_path / "result.json"
-    assert cli.main(["solve", "--steps", "3", "--set", "rho=2", "--backend", backend_name, "--quiet", "--json", str(out)]) == 0
+    argv = ["solve", "--steps", "3", "--set", "rho=2", "--backend", backend_name, "--quiet", "--json", str(out)]
+    assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     saved = json.loads(out.read_text())
     assert saved["nit"] == 3 and saved["options"]["rho"] == 2
