@@ -1,6 +1,6 @@
 """``ofmu llm``: prepare | unlearn | eval | bench.
 
-``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_theory/cli.py). Every
+``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_cli/main.py). Every
 sub-command takes the same *prepare options* (model, data, forget split, fine-tuning recipe, evaluation
 settings), which identify one cached prepared entry; ``unlearn``, ``eval`` and ``bench`` build it first
 when it is missing (a cache hit is instant)::
@@ -35,27 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from ofmu_theory.io import hold_lock, output_dir
+from ofmu_theory.settings import parse_assignments
 
 logger = logging.getLogger("llm.cli")
 
 
-def _parse_value(text: str) -> Any:
-    from ofmu_theory.cli import _parse_value as parse  # noqa: PLC0415
-
-    if "," in text and not text.startswith(("[", "(")):
-        return [parse(t.strip()) for t in text.split(",") if t.strip()]
-    return parse(text)
-
-
 def parse_sets(items: list[str], *, what: str = "--set") -> dict[str, Any]:
     """["beta=0.2", "trainable_layers=1,2"] -> {"beta": 0.2, "trainable_layers": [1, 2]}."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{what} must look like key=value, got {item!r}")
-        out[key.strip()] = _parse_value(value.strip())
-    return out
+    return parse_assignments(items, what=what, lists=True)
 
 
 # --- shared options --------------------------------------------------------------------------------
@@ -401,7 +388,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m llm.cli ...`` (the same as ``ofmu llm ...``)."""
-    from ofmu_theory.cli import run_command  # noqa: PLC0415
+    from ofmu_theory.command import run_command  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="ofmu")
     parser.add_argument("-v", "--verbose", action="store_true")

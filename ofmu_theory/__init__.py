@@ -8,21 +8,23 @@ Public API::
 
 from ofmu_theory.backends import BACKENDS, get_backend
 from ofmu_theory.constraints import ArrayConstraint, Box, L1Ball
-from ofmu_theory.evaluator import CallCounts, Evaluator
+from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.oracle_types import CallCounts
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.hvp import HVP_STRATEGIES
 from ofmu_theory.objectives import ArrayObjective, NumpyObjective, Objective, TorchObjective
 from ofmu_theory.problem import BilevelProblem, Constants
 from ofmu_theory.result import Result, Status, Trace
 from ofmu_theory.sampler import Batches, FullBatch, MiniBatch
-from ofmu_theory.schedules import Constant, Cosine, Geometric, LinearDecay
+from ofmu_theory.schedules import ConstantSchedule, Cosine, Geometric, LinearDecay
 from ofmu_theory.solvers import SOLVERS, Solver, StepInfo
-from ofmu_theory.steps import Armijo, InverseSmoothness, Scheduled
+from ofmu_theory.steps import Armijo, ConstantStep, InverseSmoothness, Scheduled
 from ofmu_theory.transforms import Adam, Momentum, Sgd
 
 __all__ = [
     "BACKENDS", "FAMILIES", "HVP_STRATEGIES", "SOLVERS", "Adam", "Armijo", "ArrayConstraint", "ArrayObjective",
-    "Batches", "BilevelProblem", "Box", "CallCounts", "Constant", "Cosine", "Momentum", "Scheduled", "Constants", "Evaluator", "Family", "FullBatch",
+    "Batches", "BilevelProblem", "Box", "CallCounts", "ConstantSchedule", "ConstantStep", "Cosine", "Momentum",
+    "Scheduled", "Constants", "Evaluator", "Family", "FullBatch",
     "Geometric", "InverseSmoothness", "L1Ball", "LinearDecay", "MiniBatch", "NumpyObjective", "Objective",
     "Result", "Sgd", "Solver", "Status", "StepInfo", "TorchObjective", "Trace", "get_backend",
 ]

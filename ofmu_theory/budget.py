@@ -1,7 +1,7 @@
 """Compute budgets counted in gradient passes, and the stop rule that ends any solver at one.
 
 A **gradient pass** is one forward and one backward pass over one batch. The evaluator counts oracle
-calls (:class:`~ofmu_theory.evaluator.CallCounts`); their cost in passes is fixed here, once, for every
+calls (:class:`~ofmu_theory.oracle_types.CallCounts`); their cost in passes is fixed here, once, for every
 domain:
 
 =================  ======  ==============================================================================

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ofmu_theory.backends import Vec
-from ofmu_theory.evaluator import Evaluator, PenaltyPoint, PhiPoint
+from ofmu_theory.evaluator import Evaluator, PenaltyPoint
+from ofmu_theory.oracle_types import PhiPoint
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.result import Result
 from ofmu_theory.sampler import Batches, Sampler

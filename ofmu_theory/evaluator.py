@@ -17,11 +17,12 @@ differentiate through a second-order graph (the β > 0 Hessian of Φ), ``value``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ofmu_theory.backends import Scalar, Vec
+from ofmu_theory.hvp import make_strategy
 from ofmu_theory.objectives import Batch, Objective
+from ofmu_theory.oracle_types import CallCounts, PhiPoint
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.sampler import Batches
 from ofmu_theory.similarity import (
@@ -32,37 +33,6 @@ from ofmu_theory.similarity import (
     sim_grad_scale,
     sim_value,
 )
-
-
-@dataclass
-class CallCounts:
-    """Cumulative oracle calls (an accounting object, mutated by the evaluator)."""
-
-    value: int = 0
-    grad: int = 0
-    hvp: int = 0
-    third: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"n_value": self.value, "n_grad": self.grad, "n_hvp": self.hvp, "n_third": self.third}
-
-
-class PhiPoint(NamedTuple):
-    """Everything known at one evaluation of Φ_β (values are backend scalars)."""
-
-    theta: Vec
-    loss_f: Scalar
-    loss_r: Scalar | None
-    g_f: Vec
-    g_r: Vec | None
-    cosine: Scalar | None  # signed cosine of (a, g_r), for traces; None when g_r was not needed
-    phi: Scalar
-    grad_phi: Vec  # full ∇Φ_β (carries an autograd graph when built with create_graph)
-    residual: Vec  # R(θ): P∇Φ_β, or the gradient mapping under a constraint (detached)
-    graph: bool
-    grad_sim: Vec | None = None  # the ∇Sim = c·∇S used in ∇Φ_β, when asked for (``keep_sim``)
-    coin: int | None = None  # the randomised estimator's pick (0: H_a p, 1: H_r q; None: both)
-    lagged: bool = False  # grad_sim was reused from an earlier evaluation (SimCache)
 
 
 class PenaltyPoint(NamedTuple):
@@ -100,8 +70,6 @@ class Evaluator:
         sim_eps: float = 1e-12,
         mapping_step: float | None = None,
     ) -> None:
-        from ofmu_theory.hvp import make_strategy
-
         if not (math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got beta={beta!r}")
         if not (math.isfinite(sim_eps) and sim_eps > 0):

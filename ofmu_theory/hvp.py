@@ -8,21 +8,50 @@
 * ``fwd_rev`` — forward-mode differentiation (dual tensors) of the reverse-mode gradient (torch).
 
 A strategy is chosen by name (``make_strategy``); register a new one with ``@HVP_STRATEGIES.register``.
+A strategy sees the evaluator that owns it only through :class:`Oracles` (the oracles it may call and the
+counts it adds to), so this module does not import :mod:`ofmu_theory.evaluator`.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from ofmu_theory.backends import Vec
+from ofmu_theory.backends import Backend, Vec
 from ofmu_theory.objectives import Batch, Objective
+from ofmu_theory.oracle_types import CallCounts, PhiPoint
+from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.registry import Registry
 from ofmu_theory.sampler import Batches
 
-if TYPE_CHECKING:
-    from ofmu_theory.evaluator import Evaluator, PhiPoint
+
+class Oracles(Protocol):
+    """What a strategy may use of its evaluator (:class:`ofmu_theory.evaluator.Evaluator` is one).
+
+    A strategy adds the products it takes itself to ``counts`` (``hvp`` for ∇²L·v, ``third`` for a
+    product through the graph of ∇Φ_β when β > 0, ``grad`` for each gradient of a finite difference);
+    the oracles below count their own calls.
+    """
+
+    problem: BilevelProblem
+    backend: Backend
+    counts: CallCounts
+    graph_reduce: Callable[[Vec], Vec] | None  # data parallel: averages a graph-derived product over ranks
+
+    @property
+    def uses_similarity(self) -> bool:
+        """β > 0 and a similarity term: ∇²Φ_β·w is then third order in the losses."""
+
+    def exact_hvp(self, objective: Objective, theta: Vec, v: Vec, batch: Batch, *, create_graph: bool = False) -> Vec:
+        """∇²L(θ)·v by the objective's own second-order oracle (counted)."""
+
+    def phi_hvp_analytic(self, theta: Vec, v: Vec, batches: Batches) -> Vec:
+        """∇²Φ_β(θ)·v by the closed-form derivative of ∇Φ_β (third-order oracles; counted)."""
+
+    def phi(self, theta: Vec, batches: Batches, *, create_graph: bool = False, coin: int | None = None) -> PhiPoint:
+        """Φ_β, ∇Φ_β and R at θ (counted)."""
 
 
 class HVPStrategy(ABC):
@@ -30,19 +59,19 @@ class HVPStrategy(ABC):
 
     name: str = ""
 
-    def check(self, ev: Evaluator) -> None:
+    def check(self, ev: Oracles) -> None:
         """Raise a ValueError when the strategy cannot run on ``ev``'s problem."""
 
-    def needs_graph(self, ev: Evaluator) -> bool:
+    def needs_graph(self, ev: Oracles) -> bool:
         """Whether F_ρ's evaluation point must be built with an autograd graph."""
         return False
 
     @abstractmethod
-    def loss_hvp(self, ev: Evaluator, objective: Objective, theta: Vec, v: Vec, batch: Batch, *, g0: Vec | None) -> Vec:
+    def loss_hvp(self, ev: Oracles, objective: Objective, theta: Vec, v: Vec, batch: Batch, *, g0: Vec | None) -> Vec:
         """∇²L(θ)·v for one loss (``g0`` = ∇L(θ) when already known)."""
 
     @abstractmethod
-    def phi_hvp(self, ev: Evaluator, theta: Vec, w: Vec, batches: Batches, point: PhiPoint) -> Vec:
+    def phi_hvp(self, ev: Oracles, theta: Vec, w: Vec, batches: Batches, point: PhiPoint) -> Vec:
         """∇²Φ_β(θ)·w (``point`` = the Φ evaluation at θ, with a graph if ``needs_graph``)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,11 +89,11 @@ def make_strategy(name: str, *, fd_eps: float | None = None, fd_scheme: str = "c
     return cls()
 
 
-def _reduced(ev: Evaluator, x: Vec) -> Vec:
+def _reduced(ev: Oracles, x: Vec) -> Vec:
     return x if ev.graph_reduce is None else ev.graph_reduce(x)
 
 
-def _third_or_second(ev: Evaluator) -> None:
+def _third_or_second(ev: Oracles) -> None:
     if ev.uses_similarity:
         ev.counts.third += 1
     else:
@@ -75,7 +104,7 @@ def _third_or_second(ev: Evaluator) -> None:
 class Exact(HVPStrategy):
     name = "exact"
 
-    def check(self, ev: Evaluator) -> None:
+    def check(self, ev: Oracles) -> None:
         p = ev.problem
         if ev.backend.differentiable or not ev.uses_similarity:
             return
@@ -85,7 +114,7 @@ class Exact(HVPStrategy):
                 f"problem {p.name!r} provides none; use hvp='fd' or the torch backend"
             )
 
-    def needs_graph(self, ev: Evaluator) -> bool:
+    def needs_graph(self, ev: Oracles) -> bool:
         return ev.backend.differentiable
 
     def loss_hvp(self, ev, objective, theta, v, batch, *, g0):
@@ -116,7 +145,7 @@ class FiniteDifference(HVPStrategy):
             raise ValueError(f"fd_eps must be a finite number > 0, got fd_eps={eps!r}")
         self.eps, self.scheme = eps, scheme
 
-    def step(self, ev: Evaluator, theta: Vec, v: Vec) -> float:
+    def step(self, ev: Oracles, theta: Vec, v: Vec) -> float:
         b = ev.backend
         n = b.numel(theta)
         v_rms = b.item(b.norm(v)) / math.sqrt(n)
@@ -126,7 +155,7 @@ class FiniteDifference(HVPStrategy):
         theta_rms = b.item(b.norm(b.detach(theta))) / math.sqrt(n)
         return base * (1.0 + theta_rms) / v_rms
 
-    def _difference(self, ev: Evaluator, fn: Any, theta: Vec, v: Vec, f0: Vec | None) -> Vec:
+    def _difference(self, ev: Oracles, fn: Any, theta: Vec, v: Vec, f0: Vec | None) -> Vec:
         b = ev.backend
         h = self.step(ev, theta, v)
         if h == 0.0:
@@ -158,7 +187,7 @@ class FiniteDifference(HVPStrategy):
 class ForwardOverReverse(HVPStrategy):
     name = "fwd_rev"
 
-    def check(self, ev: Evaluator) -> None:
+    def check(self, ev: Oracles) -> None:
         if not ev.backend.differentiable:
             raise ValueError(f"hvp='fwd_rev' needs an autodiff backend (torch); problem uses {ev.backend.name}")
 

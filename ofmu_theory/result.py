@@ -80,7 +80,7 @@ class Result:
         success: True unless the run diverged.
         status, message: why the run ended (see :data:`MESSAGES`).
         nit: number of outer iterations completed.
-        n_value, n_grad, n_hvp, n_third: oracle calls (see :class:`~ofmu_theory.evaluator.CallCounts`).
+        n_value, n_grad, n_hvp, n_third: oracle calls (see :class:`~ofmu_theory.oracle_types.CallCounts`).
         wall_s: wall-clock seconds.
         trace: the per-iteration trace.
         options: every choice the run made (solver, hyper-parameters, HVP strategy, Sim variant,

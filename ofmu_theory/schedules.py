@@ -19,7 +19,7 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Constant(Schedule):
+class ConstantSchedule(Schedule):
     """s(k) = value."""
 
     value: float
@@ -30,6 +30,10 @@ class Constant(Schedule):
 
     def __call__(self, k: int) -> float:
         return self.value
+
+    def to_dict(self) -> dict[str, object]:
+        # recorded as "Constant", the class's earlier name: run options and run caches key on it
+        return {"kind": "Constant", "value": self.value}
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class StepRule(ABC):
 
 
 @dataclass(frozen=True)
-class Constant(StepRule):
+class ConstantStep(StepRule):
     """η_k = eta."""
 
     eta: float
@@ -55,6 +55,10 @@ class Constant(StepRule):
 
     def __call__(self, line: Line) -> StepChoice:
         return StepChoice(self.eta, True)
+
+    def to_dict(self) -> dict[str, Any]:
+        # recorded as "Constant", the class's earlier name: run options, reports and run caches key on it
+        return {"kind": "Constant", "eta": self.eta}
 
 
 @dataclass(frozen=True)
@@ -122,14 +126,14 @@ class Armijo(StepRule):
 
 
 def as_step_rule(value: float | StepRule, *, name: str) -> StepRule:
-    """A float becomes :class:`Constant`; a rule is returned as is."""
+    """A float becomes :class:`ConstantStep`; a rule is returned as is."""
     if isinstance(value, StepRule):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number or a StepRule, got {type(value).__name__}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {name}={value!r}")
-    return Constant(float(value))
+    return ConstantStep(float(value))
 
 
 def parse_step_rule(text: str) -> StepRule:
@@ -145,4 +149,4 @@ def parse_step_rule(text: str) -> StepRule:
         value = float(text)
     except ValueError:
         raise ValueError(f"cannot parse step {text!r}: use a number, '1/L', '1/L*s', 'armijo' or 'armijo:eta0'") from None
-    return Constant(value)  # its own check names a bad value (e.g. a step <= 0)
+    return ConstantStep(value)  # its own check names a bad value (e.g. a step <= 0)

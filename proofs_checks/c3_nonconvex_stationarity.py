@@ -8,7 +8,7 @@ import numpy as np
 
 from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.sampler import MiniBatch
-from ofmu_theory.steps import Constant
+from ofmu_theory.steps import ConstantStep
 from proofs_checks.claim import CLAIMS, Claim
 from proofs_checks.c2_convex_rate import make_ofmu
 from proofs_checks.evidence import Check, FamilyResult, Series, Verdict, fmt
@@ -147,7 +147,7 @@ class NonconvexStationarity(Claim):
         n_lo, n_up = problem.lower.n_rows, problem.upper.n_rows
         eta_in = 0.5 * float(np.nanmedian(trace["eta_in"]))
         eta_out = 0.5 * float(np.nanmedian(trace["eta_out"]))
-        steps = StepChoice(eta_in=Constant(eta_in), eta_out=Constant(eta_out),
+        steps = StepChoice(eta_in=ConstantStep(eta_in), eta_out=ConstantStep(eta_out),
                            how=f"constant eta_in={fmt(eta_in)}, eta_out={fmt(eta_out)} (half the median steps of the deterministic run)")  # fmt: skip
         k_noise = max(32, profile.k_max // 2)
         theta0 = problem.theta0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ofmu_theory.solvers import SOLVERS
-from ofmu_theory.steps import Constant, InverseSmoothness
+from ofmu_theory.steps import ConstantStep, InverseSmoothness
 from proofs_checks.calibration import convex_gd, linear_rate, nonconvex_gd
 from proofs_checks.claim import CLAIMS, Claim
 from proofs_checks.evidence import Check, FamilyResult, Series, Verdict, fmt, not_applicable
@@ -145,7 +145,7 @@ class Calibration(Claim):
         gammas, iters = [], []
         for gamma in profile.vpbgd_gammas:
             solver = SOLVERS.get("value-penalty")(
-                rho=gamma, inner_steps=VPBGD_INNER, eta_in=Constant(1.0 / c.L_lower), eta=InverseSmoothness(),
+                rho=gamma, inner_steps=VPBGD_INNER, eta_in=ConstantStep(1.0 / c.L_lower), eta=InverseSmoothness(),
                 max_steps=steps, tol=tol,
             )  # fmt: skip
             res = solver.run(problem)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.solvers import SOLVERS, StepInfo
-from ofmu_theory.steps import Armijo, Constant, InverseSmoothness
+from ofmu_theory.steps import Armijo, ConstantStep, InverseSmoothness
 from proofs_checks.claim import CLAIMS, Claim
 from proofs_checks.evidence import Check, FamilyResult, Series, Verdict, fmt, not_applicable
 from proofs_checks.instances import FULL, InstanceSpec, family_names, specs
@@ -52,7 +52,7 @@ def step_candidates(name: str, constants: Any) -> dict[str, Any]:
     search): η = s/(L_upper + L_lower), s ∈ SCALES."""
     if name in NOT_A_GRADIENT:
         L = (constants.L_upper or 0.0) + (constants.L_lower or 0.0)
-        return {f"{s:g}/(L_upper + L_lower)": Constant(s / L) for s in SCALES} if L > 0 else {"0.01": Constant(0.01)}
+        return {f"{s:g}/(L_upper + L_lower)": ConstantStep(s / L) for s in SCALES} if L > 0 else {"0.01": ConstantStep(0.01)}
     return {"1/L": InverseSmoothness(1.0), "Armijo(0.7)": ARMIJO}
 
 

@@ -1,7 +1,7 @@
 """``ofmu verify``: run the convergence claims and write a report folder.
 
-``ofmu_theory/cli.py`` imports this module and calls :func:`register`; until the other
-sub-commands exist, ``python -m proofs_checks.cli verify ...`` runs the same command.
+``ofmu_cli/main.py`` imports this module and calls :func:`register`; ``python -m proofs_checks.cli
+verify ...`` runs the same command without the rest of ``ofmu``.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``verify`` without the rest of the ``ofmu`` command (``python -m proofs_checks.cli verify``)."""
-    from ofmu_theory.cli import run_command  # noqa: PLC0415
+    from ofmu_theory.command import run_command  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="ofmu", description="OFMU convergence claims")
     register(parser.add_subparsers(dest="command", required=True))

@@ -16,7 +16,7 @@ from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.result import Result
 from ofmu_theory.sampler import Sampler
 from ofmu_theory.solvers import SOLVERS
-from ofmu_theory.steps import Armijo, Constant, StepRule
+from ofmu_theory.steps import Armijo, ConstantStep, StepRule
 from proofs_checks.instances import FULL, InstanceSpec
 
 
@@ -37,8 +37,8 @@ def step_rules(spec: InstanceSpec, rho: float, beta: float = 0.0) -> StepChoice:
     c = spec.instance().constants()
     smooth_phi = c.phi_smoothness(beta)
     smooth_F = c.penalised_smoothness(rho, beta)
-    eta_in: StepRule = Constant(1.0 / smooth_phi) if smooth_phi else Armijo()
-    eta_out: StepRule = Constant(1.0 / smooth_F) if smooth_F else Armijo()
+    eta_in: StepRule = ConstantStep(1.0 / smooth_phi) if smooth_phi else Armijo()
+    eta_out: StepRule = ConstantStep(1.0 / smooth_F) if smooth_F else Armijo()
     how = (
         f"eta_in = {'1/L_lower' if smooth_phi else 'Armijo (L_Phi unknown)'}, "
         f"eta_out = {'1/L_F(rho)' if smooth_F else 'Armijo (L_F unknown)'}"

@@ -5,7 +5,7 @@
 - ``bench`` runs Retrain and every method for random and class-wise forgetting and writes
   ``bench.md``, ``bench.json`` and ``bench.png`` into ``--out``.
 
-``ofmu_theory.cli`` calls :func:`register` with its sub-parsers; :func:`build_parser` gives a
+``ofmu_cli.main`` calls :func:`register` with its sub-parsers; :func:`build_parser` gives a
 stand-alone parser (``python -m vision.cli``) for use before the other packages exist.
 """
 
@@ -68,7 +68,7 @@ def _config(args: argparse.Namespace, **extra: Any) -> Any:
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     """``["ofmu.rho=2", "ft.lr=0.02"]`` → ``{"ofmu": {"rho": 2}, "ft": {"lr": 0.02}}``."""
-    from ofmu_theory.cli import parse_assignments
+    from ofmu_theory.settings import parse_assignments
 
     out: dict[str, dict[str, Any]] = {}
     for key, value in parse_assignments(items, what="--set").items():
@@ -202,7 +202,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``vision`` with ``prepare``, ``unlearn`` and ``bench`` to ``subparsers`` (``ofmu_theory.cli``)."""
+    """Add ``vision`` with ``prepare``, ``unlearn`` and ``bench`` to ``subparsers`` (``ofmu_cli.main``)."""
     from vision.methods import METHODS
 
     vision = subparsers.add_parser("vision", help="vision unlearning bench (SalUn protocol)")
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m vision.cli vision ...`` (errors print as ``ofmu: error: ...``, exit 2)."""
-    from ofmu_theory.cli import run_command
+    from ofmu_theory.command import run_command
 
     return run_command(build_parser(), argv)
 

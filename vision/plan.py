@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ofmu_theory.plan import Plan, run_chunked  # noqa: F401 (Plan re-exported for the methods)
 from ofmu_theory.result import Result
-from ofmu_theory.schedules import Constant, Cosine
+from ofmu_theory.schedules import ConstantSchedule, Cosine
 from ofmu_theory.steps import Scheduled, StepRule
 from ofmu_theory.transforms import Momentum
 
@@ -66,7 +66,7 @@ def lr_rule(lr: float, *, steps: int, schedule: str = "cosine") -> StepRule:
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr=}")
     if schedule == "constant":
-        return Scheduled(Constant(lr))
+        return Scheduled(ConstantSchedule(lr))
     # Cosine reaches 0 at k = steps; the last step taken is k = steps - 1 (> 0 for steps >= 1).
     return Scheduled(Cosine(start=lr, steps=steps))
 

@@ -62,7 +62,8 @@ class TrainConfig:
         batch_size: rows per step.
         lr: η_0 of the cosine schedule.
         momentum: μ of heavy-ball SGD.
-        weight_decay: λ_wd (decoupled, applied as θ ← θ − η λ_wd θ).
+        weight_decay: λ_wd, coupled as in PyTorch's SGD (g ← g + λ_wd θ before the momentum;
+            :func:`vision.plan.sgd_momentum`).
         bn_mode: BatchNorm mode while training (``"train"``: batch statistics).
     """
 

@@ -8,7 +8,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from ofmu_theory.backends import Vec
-from ofmu_theory.evaluator import Evaluator, PhiPoint
+from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.oracle_types import PhiPoint
 from ofmu_theory.schedules import Geometric
 from ofmu_theory.similarity import SIM_CURVATURES, SIM_PICKS, SimCache, check_sim
 from ofmu_theory.solvers.base import SOLVERS, Solver

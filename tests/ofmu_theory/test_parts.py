@@ -146,7 +146,7 @@ class TestSchedulesAndSteps:
         assert not choice.accepted
 
     def test_parse(self) -> None:
-        assert parse_step_rule("0.5") == steps.Constant(0.5)
+        assert parse_step_rule("0.5") == steps.ConstantStep(0.5)
         assert parse_step_rule("armijo:2").eta0 == 2.0
         assert parse_step_rule("1/L*0.5").scale == 0.5
         with pytest.raises(ValueError, match="cannot parse"):

@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ofmu_theory import SOLVERS, Armijo, Box, Cosine, Evaluator, Scheduled, Sgd, get_backend
-from ofmu_theory.schedules import Constant as ConstantSchedule
+from ofmu_theory.schedules import ConstantSchedule
 from ofmu_theory.sampler import Batches
 from ofmu_theory.solvers.combined import GradientPair
 from ofmu_theory.steps import Line

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from llm.cli import main
-from ofmu_theory.cli import main as ofmu_main
+from ofmu_cli.main import main as ofmu_main
 from tests.llm.test_cli import MICRO
 from tests.reliability.conftest import one_error_line, tree, unlearn_args
 from vision import cli as vision_cli

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from llm.cli import main
-from ofmu_theory.cli import main as ofmu_main
+from ofmu_cli.main import main as ofmu_main
 from ofmu_theory.io import OutputError, OutputExists, output_dir, output_path
 from tests.reliability.conftest import one_error_line, tree, unlearn_args
 

@@ -159,7 +159,8 @@ class SgdMethod(Method):
         batch_size: retain rows per step (D_r side of the sampler).
         forget_batch_size: forget rows per step (D_f side).
         momentum: μ of heavy-ball SGD.
-        weight_decay: λ_wd, decoupled (θ ← θ − η λ_wd θ).
+        weight_decay: λ_wd, coupled as in PyTorch's ``SGD(weight_decay=...)``: added to the gradient before the
+            momentum (g ← g + λ_wd θ; :func:`vision.plan.sgd_momentum`), not decoupled as in AdamW.
         schedule: ``"constant"`` η (SalUn's unlearning runs never reach their LR milestones) or ``"cosine"``.
         bn_mode: BatchNorm mode inside the losses (see ``vision.objectives``).
     """

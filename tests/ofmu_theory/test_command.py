@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ofmu_theory.cli import run_command
+from ofmu_theory.command import run_command
 from ofmu_theory.runinfo import PROGRESS_ENV
 
 
@@ -49,32 +49,3 @@ def test_each_failure_kind_has_its_exit_status_and_one_line(capsys) -> None:
         assert run_command(_parser({}, error), []) == code
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-
-
-def test_solve_prints_the_distance_to_the_family_solution(tmp_path, capsys, backend_name: str) -> None:
-    import json
-
-    import numpy as np
-
-    import convex  # noqa: F401  (registers the families)
-    from ofmu_theory import FAMILIES
-    from ofmu_theory.cli import DEFAULT_FAMILY, main
-
-    out = tmp_path / "result.json"
-    assert main(["solve", "--steps", "3", "--set", "rho=2", "--backend", backend_name, "--quiet", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
-    saved = json.loads(out.read_text())
-    assert saved["nit"] == 3 and saved["options"]["rho"] == 2
-    reference = FAMILIES.get(DEFAULT_FAMILY).sample(seed=0).solution()
-    dist = float(np.linalg.norm(np.asarray(saved["theta"]) - reference))
-    assert f"distance to the bilevel solution θ*: {dist:.6g}" in printed
-
-
-def test_solve_draws_a_progress_bar_unless_quiet(monkeypatch, capsys) -> None:
-    from ofmu_theory.cli import main
-
-    monkeypatch.setenv(PROGRESS_ENV, "1")
-    assert main(["solve", "--steps", "2", "--set", "eta_out=0.01"]) == 0
-    assert "ofmu" in capsys.readouterr().err
-    assert main(["solve", "--steps", "2", "--set", "eta_out=0.01", "--quiet"]) == 0
-    assert "ofmu" not in capsys.readouterr().err

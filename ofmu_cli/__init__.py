@@ -1,0 +1,1 @@
+"""The ``ofmu`` command, above every other package (ofmu_theory/ never imports it): see :mod:`ofmu_cli.main`."""
