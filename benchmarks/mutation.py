@@ -43,7 +43,7 @@ from benchmarks.mutants import iter_files, mutants_of
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "mutation.md"
 RESULTS = ROOT / "docs" / "mutation"  # one <package>.json per package, so packages can run separately
-PROJECT = ("ofmu_theory", "convex", "nonconvex", "llm", "vision", "proofs_checks", "tests", "benchmarks")
+PROJECT = ("ofmu_theory", "ofmu_cli", "convex", "nonconvex", "llm", "vision", "proofs_checks", "tests", "benchmarks")
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,8 @@ EQUIVALENT: dict[str, str] = {
         "_no_graph(*vectors) asks whether any of its arguments needs a graph: their order does not matter",
     "ofmu_theory/backends/torch_backend.py:swap_args:9b5ec8aab0":
         "_no_graph(*vectors) asks whether any of its arguments needs a graph: their order does not matter",
-    "ofmu_theory/cli.py:drop_call:f7edad29f3":
-        "every synthetic family's θ is one tensor on torch: numpy turns the 1-tuple into a (1, d) array and the "
-        "distance printed is the same",
     "ofmu_theory/steps.py:drop_call:2a5963ee12":
-        "as_step_rule then builds Constant(eta), whose own check rejects inf with the same message",
+        "as_step_rule then builds ConstantStep(eta), whose own check rejects inf with the same message",
     "ofmu_theory/objectives.py:condition:b182e4544a":
         "a default in the abstract Objective.hvp signature: every implementation declares its own",
     "proofs_checks/rates.py:drop_call:363e4d8877":
