@@ -59,9 +59,10 @@ SEARCH_SPACES: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
 }
 #: Settings every method shares (the bench's, not tuned): batch sizes as GradDiff's default run.
 SHARED = {"batch_size": 8, "retain_batch_size": 32}
-#: OFMU runs on one HVP path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the others).
-#: Its path is the one the bench's path check (:func:`path_check`) selects; the report says when they differ.
-OFMU_FIXED = {"hvp": "fd", "lr_in": None}
+#: OFMU runs on one estimator path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the
+#: others): the path the bench's path check (:func:`path_check`) selected in the committed full profile
+#: (docs/llm-bench/README.md, "OFMU's estimator path"); the report says whenever the check selects another.
+OFMU_FIXED = {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen", "lr_in": None}
 #: OFMU's estimator paths compared by :func:`path_check`: the exact path (the reference) and the first-order
 #: paths of ``ofmu_theory`` (central differences; with the similarity term lagged by 2 steps; with one of its
 #: two HVPs drawn per step and its curvature frozen). Unlisted keys take the method's defaults.
