@@ -26,7 +26,8 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import (format_config, format_interval, invocations, previous_record, run_protocol,
-                                  run_seconds, runs_sentence)
+                                  run_seconds, runs_sentence, time_to_quality_table)
+from ofmu_theory.protocol import level_table as protocol_level_table
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
@@ -92,19 +93,15 @@ def _iv(summary: Mapping[str, Any], key: str, digits: str = ".3f") -> str:
     return format_interval(summary, key, digits)
 
 
+#: The per-budget table's columns: (header, summary key, format).
+COLUMNS = (("FQ", "forget_quality", ".3g"), ("KS stat", "ks_statistic", ".3f"), ("MU", "model_utility", ".3f"),
+           ("forget TR", "forget_truth_ratio", ".3f"), ("privleak", "privleak", ".1f"), ("passes", "passes", ".0f"),
+           ("wall s", "wall_s", ".1f"))
+
+
 def level_table(level: Mapping[str, Any]) -> str:
     """One budget's Markdown table: per method mean [95 % interval] over seeds, passes, time, chosen config."""
-    head = ("| method | FQ | KS stat | MU | forget TR | privleak | passes | wall s | per-seed FQ | chosen config |\n"
-            "|---|---|---|---|---|---|---|---|---|---|")
-    lines = [head]
-    for name, row in level["methods"].items():
-        s = row["summary"]
-        fq = ", ".join("–" if "forget_quality" not in r else f"{r['forget_quality']:.3g}" for r in row["per_seed"])
-        cfg = format_config(row["tuning"]["chosen"])
-        lines.append(f"| {name} | {_iv(s, 'forget_quality', '.3g')} | {_iv(s, 'ks_statistic')} | "
-                     f"{_iv(s, 'model_utility')} | {_iv(s, 'forget_truth_ratio')} | {_iv(s, 'privleak', '.1f')} | "
-                     f"{_iv(s, 'passes', '.0f')} | {_iv(s, 'wall_s', '.1f')} | {fq} | {cfg} |")
-    return "\n".join(lines) + "\n"
+    return protocol_level_table(level, COLUMNS, per_seed=("per-seed FQ", "forget_quality", ".3g"))
 
 
 def verdict_sentence(level: Mapping[str, Any]) -> str:
@@ -179,10 +176,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
     lines += ["## Time to quality", "",
               f"First budget level at which a method's mean FQ ≥ {report['time_to_quality_target']['forget_quality']} "
               f"with mean MU ≥ {MU_SHARE} × the target's (resolution: the budget levels).", "",
-              "| method | budget | passes | wall s |", "|---|---|---|---|"]
-    for name, hit in report["time_to_quality"].items():
-        lines.append(f"| {name} | – (not reached) | – | – |" if hit is None else
-                     f"| {name} | {hit['budget_multiple']:g}x | {hit['passes']:.0f} | {hit['wall_s']:.1f} |")
+              *time_to_quality_table(report)]
     check = report.get("hvp_check")
     if check:
         lines += ["", "## OFMU's estimator path", "", path_check_text(check)]
@@ -195,13 +189,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
 
 def path_check_text(check: Mapping[str, Any]) -> str:
     """The path check (:func:`llm.fairbench.path_check`) as a table and its conclusion."""
-    if "paths" not in check:  # the earlier two-path record (exact against fd)
-        fd, ex = check["summary"]["fd"], check["summary"]["exact"]
-        return (f"{check['steps']} outer steps, seeds {check['seeds']}: fd KS {_iv(fd, 'ks_statistic')}, MU "
-                f"{_iv(fd, 'model_utility')}; exact KS {_iv(ex, 'ks_statistic')}, MU {_iv(ex, 'model_utility')}. "
-                f"Rule: {check['rule']} → default **{check['default']}**.")
-    where = "the largest budget" if "budget_passes" in check else "the first budget"
-    lines = [f"OFMU's chosen configuration at {where} ({format_config(check['config'])}), "
+    lines = [f"OFMU's chosen configuration at the largest budget ({format_config(check['config'])}), "
              f"{check['steps']} outer steps on every path, seeds {check['seeds']}, the paths run one after the other "
              "in one process:", "",
              "| path | settings | KS stat | MU | FQ | wall s | passes | inside the exact path's intervals |",

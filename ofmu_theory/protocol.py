@@ -217,6 +217,30 @@ def format_interval(summary: Mapping[str, Any], key: str, digits: str) -> str:
     return f"{v['mean']:{digits}}{span}"
 
 
+def level_table(level: Mapping[str, Any], columns: Sequence[tuple[str, str, str]], *,
+                per_seed: tuple[str, str, str]) -> str:
+    """One budget level as a Markdown table: a row per method with the mean [95 % interval] of each
+    ``(header, summary key, format)`` column, the per-seed values of ``per_seed`` ``(header, key, format)``
+    and the chosen configuration."""
+    header = ["method", *(c[0] for c in columns), per_seed[0], "chosen config"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, row in level["methods"].items():
+        s = row["summary"]
+        seeds = ", ".join("–" if per_seed[1] not in r else f"{r[per_seed[1]]:{per_seed[2]}}" for r in row["per_seed"])
+        cells = [format_interval(s, key, digits) for _, key, digits in columns]
+        lines.append("| " + " | ".join([name, *cells, seeds, format_config(row["tuning"]["chosen"])]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def time_to_quality_table(record: Mapping[str, Any]) -> list[str]:
+    """The time-to-quality table of a protocol record (Markdown lines)."""
+    lines = ["| method | budget | passes | wall s |", "|---|---|---|---|"]
+    for name, hit in record["time_to_quality"].items():
+        lines.append(f"| {name} | – (not reached) | – | – |" if hit is None else
+                     f"| {name} | {hit['budget_multiple']:g}x | {hit['passes']:.0f} | {hit['wall_s']:.1f} |")
+    return lines
+
+
 def format_config(config: Mapping[str, Any]) -> str:
     """``key=value, ...`` of a configuration (floats in ``g`` format)."""
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())

@@ -21,8 +21,9 @@ from typing import Any
 
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import (format_config, format_interval, invocations, previous_record, run_protocol,
-                                  run_seconds, runs_sentence)
+from ofmu_theory.protocol import (invocations, previous_record, run_protocol,
+                                  run_seconds, runs_sentence, time_to_quality_table)
+from ofmu_theory.protocol import level_table as protocol_level_table
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
@@ -122,21 +123,14 @@ def target_record(record: Mapping[str, Any]) -> dict[str, Any]:
             "met": any(p["met"] for p in per_level), "best_per_method": best}
 
 
-def _iv(summary: Mapping[str, Any], key: str, digits: str = ".2f") -> str:
-    return format_interval(summary, key, digits)
+#: The per-budget table's columns: (header, summary key, format).
+COLUMNS = (("Avg. Gap", "avg_gap", ".2f"), ("UA", "ua", ".2f"), ("RA", "ra", ".2f"), ("TA", "ta", ".2f"),
+           ("MIA-Eff.", "mia_efficacy", ".2f"), ("val. gap (tuning)", "val_gap", ".2f"), ("passes", "passes", ".0f"),
+           ("time / Retrain", "time_ratio", ".3f"))
 
 
 def level_table(level: Mapping[str, Any]) -> str:
-    lines = ["| method | Avg. Gap | UA | RA | TA | MIA-Eff. | val. gap (tuning) | passes | time / Retrain | "
-             "per-seed Avg. Gap | chosen config |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, row in level["methods"].items():
-        s = row["summary"]
-        per = ", ".join("–" if "avg_gap" not in r else f"{r['avg_gap']:.2f}" for r in row["per_seed"])
-        cfg = format_config(row["tuning"]["chosen"])
-        lines.append(f"| {name} | {_iv(s, 'avg_gap')} | {_iv(s, 'ua')} | {_iv(s, 'ra')} | {_iv(s, 'ta')} | "
-                     f"{_iv(s, 'mia_efficacy')} | {_iv(s, 'val_gap')} | {_iv(s, 'passes', '.0f')} | "
-                     f"{_iv(s, 'time_ratio', '.3f')} | {per} | {cfg} |")
-    return "\n".join(lines) + "\n"
+    return protocol_level_table(level, COLUMNS, per_seed=("per-seed Avg. Gap", "avg_gap", ".2f"))
 
 
 def verdict_sentence(level: Mapping[str, Any]) -> str:
@@ -217,10 +211,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *,
               + "; ".join(f"{n} {b['avg_gap']:.2f} ({b['budget_multiple']:g}x, {b['time_ratio']:.3f} × Retrain)"
                           for n, b in sorted(t["best_per_method"].items(), key=lambda kv: kv[1]["avg_gap"])) + ".", "",
               "## Time to quality", "", f"First budget at which a method's mean Avg. Gap ≤ {TARGET_GAP} "
-              "(resolution: the budget levels).", "", "| method | budget | passes | wall s |", "|---|---|---|---|"]
-    for name, hit in report["time_to_quality"].items():
-        lines.append(f"| {name} | – (not reached) | – | – |" if hit is None else
-                     f"| {name} | {hit['budget_multiple']:g}x | {hit['passes']:.0f} | {hit['wall_s']:.1f} |")
+              "(resolution: the budget levels).", "", *time_to_quality_table(report)]
     meta = report["metadata"]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v != "absent") + ".", ""]
     write_text(root / "bench.md", "\n".join(lines))
