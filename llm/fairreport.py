@@ -107,6 +107,18 @@ def level_table(level: Mapping[str, Any]) -> str:
 def verdict_sentence(level: Mapping[str, Any]) -> str:
     return protocol_verdict(level["verdict"], baseline_rule="the best feasible baseline")
 
+#: Baselines' colours and markers in the plots (cycled); OFMU is the red star.
+_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
+            "tab:cyan")
+_MARKERS = "osD^v<>ph"
+
+
+def point_style(i: int, name: str) -> dict[str, Any]:
+    """The i-th method's errorbar style: a colour and marker of its own, so the legend names every point."""
+    if name == "ofmu":
+        return {"fmt": "*", "color": "tab:red", "markersize": 11}
+    return {"fmt": _MARKERS[i % len(_MARKERS)], "color": _COLOURS[i % len(_COLOURS)], "markersize": 6}
+
 
 def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title: str, target_mu: float) -> None:
     """FQ (log x) against MU with 95 % intervals (error bars), one point per method."""
@@ -115,8 +127,8 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for name, row in level["methods"].items():
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    for i, (name, row) in enumerate(level["methods"].items()):
         s = row["summary"]
         if "forget_quality" not in s or "model_utility" not in s:
             continue
@@ -124,15 +136,13 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
         x, y = max(fq["mean"], 1e-12), mu["mean"]
         xerr = None if math.isnan(fq["low"]) else [[x - max(fq["low"], 1e-12)], [max(fq["high"] - x, 0.0)]]
         yerr = None if math.isnan(mu["low"]) else [[y - mu["low"]], [mu["high"] - y]]
-        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", capsize=3,
-                    color="tab:red" if name == "ofmu" else "tab:blue")
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, capsize=3, label=name, **point_style(i, name))
     ax.axhline(MU_SHARE * target_mu, color="0.5", ls="--", lw=0.8, label=f"{MU_SHARE} × target MU")
     ax.set_xscale("log")
     ax.set_xlabel("forget quality (mean over seeds, 95 % t interval; log)")
     ax.set_ylabel("model utility (mean, 95 % t interval)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(True, which="both", alpha=0.3)
     save_figure(path, fig)
     plt.close(fig)

@@ -137,6 +137,18 @@ def verdict_sentence(level: Mapping[str, Any]) -> str:
     return protocol_verdict(level["verdict"], baseline_rule="the best baseline", metric_label="Avg. Gap",
                             digits=".2f", with_reason=False)
 
+#: Baselines' colours and markers in the plots (cycled); OFMU is the red star.
+_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
+            "tab:cyan")
+_MARKERS = "osD^v<>ph"
+
+
+def point_style(i: int, name: str) -> dict[str, Any]:
+    """The i-th method's errorbar style: a colour and marker of its own, so the legend names every point."""
+    if name == "ofmu":
+        return {"fmt": "*", "color": "tab:red", "markersize": 11}
+    return {"fmt": _MARKERS[i % len(_MARKERS)], "color": _COLOURS[i % len(_COLOURS)], "markersize": 6}
+
 
 def plot_level(level: Mapping[str, Any], path: Path, *, title: str) -> None:
     """Avg. Gap against time / Retrain (log x) with 95 % intervals, one point per method; the target's box."""
@@ -145,17 +157,15 @@ def plot_level(level: Mapping[str, Any], path: Path, *, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for name, row in level["methods"].items():
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    for i, (name, row) in enumerate(level["methods"].items()):
         s = row["summary"]
         if "avg_gap" not in s:
             continue
         g, t = s["avg_gap"], s["time_ratio"]
         yerr = None if math.isnan(g["low"]) else [[g["mean"] - g["low"]], [g["high"] - g["mean"]]]
         xerr = None if math.isnan(t["low"]) else [[max(t["mean"] - max(t["low"], 1e-4), 0.0)], [t["high"] - t["mean"]]]
-        ax.errorbar([t["mean"]], [g["mean"]], xerr=xerr, yerr=yerr, fmt="o", capsize=3,
-                    color="tab:red" if name == "ofmu" else "tab:blue")
-        ax.annotate(name, (t["mean"], g["mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.errorbar([t["mean"]], [g["mean"]], xerr=xerr, yerr=yerr, capsize=3, label=name, **point_style(i, name))
     ax.axhline(TARGET_GAP, color="0.5", ls="--", lw=0.8)
     ax.axvline(TARGET_TIME_RATIO, color="0.5", ls="--", lw=0.8, label=f"target: gap ≤ {TARGET_GAP}, time ≤ "
                                                                        f"{TARGET_TIME_RATIO} × Retrain")
@@ -163,7 +173,7 @@ def plot_level(level: Mapping[str, Any], path: Path, *, title: str) -> None:
     ax.set_xlabel("time / Retrain's training time (mean, 95 % t interval; log)")
     ax.set_ylabel("Avg. Gap to Retrain (mean, 95 % t interval; lower is better)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(True, which="both", alpha=0.3)
     save_figure(path, fig)
     plt.close(fig)
