@@ -100,3 +100,18 @@ def test_work_dir_refuses_a_finished_folder_unless_overwrite(tmp_path) -> None:
             pass
     with work_dir(folder, finished="report.md", overwrite=True) as out:
         assert (out / "report.md").exists()  # in place: the cached runs stay
+
+
+def test_a_staging_file_that_vanishes_during_the_cleanup_does_not_fail_the_run(tmp_path, monkeypatch) -> None:
+    """A second run into the same location makes its staging file before it tries the lock, and removes it
+    when it finds the lock held: the holder may list that file and then find it gone."""
+    listed = Path.glob
+
+    def glob_with_a_vanished_file(self: Path, pattern: str):
+        found = list(listed(self, pattern))
+        return [*found, self / ".out.tmp-other"] if pattern.startswith(".out.") else found
+
+    monkeypatch.setattr(Path, "glob", glob_with_a_vanished_file)
+    with output_path(tmp_path / "out", kind="dir") as staging:
+        (staging / "r.json").write_text("{}")
+    assert (tmp_path / "out" / "r.json").exists()
