@@ -104,6 +104,15 @@ EQUIVALENT: dict[str, str] = {
         "as_step_rule then builds ConstantStep(eta), whose own check rejects inf with the same message",
     "ofmu_theory/objectives.py:condition:b182e4544a":
         "a default in the abstract Objective.hvp signature: every implementation declares its own",
+    "ofmu_theory/budget.py:condition:212dfa1857":
+        "repr=True on PassBudget.then only changes the dataclass repr; no record, log or message prints a PassBudget "
+        "(records use its to_dict)",
+    "ofmu_theory/comparison.py:condition:137d72dca3":
+        "zip(knobs, grid[i]) in search_configs: every grid tuple comes from itertools.product over the same knobs, so "
+        "the lengths always match and strict never fires",
+    "ofmu_theory/solvers/combined.py:swap_args:f42cd80845":
+        "k and draws of a combined-gradient state both start at 0 and grow by one per step (one draw per step), so "
+        "swapping them swaps equal numbers",
     "proofs_checks/rates.py:drop_call:363e4d8877":
         "numpy indexes a 0-d array with a 0-d boolean mask as a 1-element array and flatnonzero ravels: a scalar "
         "gives the same check (test_bound_check_at_its_tolerance_and_on_a_scalar passes on the mutant)",

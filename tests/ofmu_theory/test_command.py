@@ -49,3 +49,52 @@ def test_each_failure_kind_has_its_exit_status_and_one_line(capsys) -> None:
         assert run_command(_parser({}, error), []) == code
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_sigterm_stops_the_command_with_status_143_and_restores_the_handler(capsys) -> None:
+    import signal
+
+    seen: list[int] = []
+    outer = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        parser = argparse.ArgumentParser(prog="ofmu")
+        parser.set_defaults(func=lambda args: signal.raise_signal(signal.SIGTERM) or 0)
+        assert run_command(parser, []) == 143
+        assert "ofmu: interrupted by SIGTERM" in capsys.readouterr().err
+        assert seen == []  # the command's handler took it, not the caller's
+        signal.raise_signal(signal.SIGTERM)
+        assert seen == [signal.SIGTERM]  # and the caller's handler is back
+    finally:
+        signal.signal(signal.SIGTERM, outer)
+
+
+def test_a_command_run_off_the_main_thread_leaves_signals_alone() -> None:
+    import threading
+
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(run_command(_parser({}), [])))
+    worker.start()
+    worker.join(timeout=30)
+    assert codes == [0]
+
+
+def test_the_sigterm_interrupt_crosses_process_boundaries() -> None:
+    """Worker pools pickle a worker's exception back to the parent: Interrupted must survive it."""
+    import pickle
+
+    from ofmu_theory.command import Interrupted
+
+    err = pickle.loads(pickle.dumps(Interrupted(15)))
+    assert isinstance(err, Interrupted) and err.signum == 15
+
+
+def test_verbose_logs_the_traceback_of_a_failure(caplog, capsys) -> None:
+    import logging
+
+    parser = _parser({}, ValueError("bad rho"))
+    parser.add_argument("--verbose", action="store_true")
+    with caplog.at_level(logging.DEBUG, logger="ofmu"):
+        assert run_command(parser, ["--verbose"]) == 2
+    records = [r for r in caplog.records if r.name == "ofmu" and r.getMessage() == "traceback"]
+    assert len(records) == 1 and records[0].exc_info is not None and records[0].exc_info[0] is ValueError
+    assert "ofmu: error: bad rho" in capsys.readouterr().err

@@ -76,3 +76,18 @@ def test_first_reaching_returns_the_first_point_meeting_the_target():
     points = [{"passes": 50, "fq": 0.01}, {"passes": 150, "fq": 0.2}, {"passes": 500, "fq": 0.5}]
     assert first_reaching(points, ok=lambda p: p["fq"] >= 0.1)["passes"] == 150
     assert first_reaching(points, ok=lambda p: p["fq"] >= 0.9) is None
+
+
+def test_a_single_value_keeps_its_level_and_method():
+    for method in ("t", "bootstrap"):
+        iv = interval([0.5], level=0.9, method=method)
+        assert (iv.n, iv.level, iv.method) == (1, 0.9, method)
+        assert iv.to_dict()["level"] == 0.9
+
+
+def test_two_pairs_have_the_paired_t_test_p_value():
+    # d = (0.5, -0.2): t = d̄/(s/√2) with 1 degree of freedom, whose CDF is ½ + atan(t)/π (Cauchy)
+    cmp = paired([1.0, 2.0], [0.5, 2.2], higher_is_better=True)
+    d = np.array([0.5, -0.2])
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(2))
+    assert cmp.p_value == pytest.approx(1 - 2 * math.atan(abs(t)) / math.pi, rel=1e-12)

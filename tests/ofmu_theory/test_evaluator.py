@@ -196,3 +196,45 @@ def test_call_counts_of_grad_F_on_torch(beta: float, hvp: str, expected: dict) -
     ev = Evaluator(problem, beta=beta, sim="signed" if beta else "none", hvp=hvp)
     ev.penalised(problem.theta0, 1.0, FULL)
     assert ev.counts.as_dict() == expected
+
+
+@pytest.mark.parametrize("beta", [-0.1, float("inf"), float("nan")])
+def test_beta_must_be_finite_and_nonnegative(beta: float) -> None:
+    with pytest.raises(ValueError, match=r"^beta must be a finite number >= 0, got beta="):
+        Evaluator(poly_problem(0, 3, "numpy"), beta=beta)
+
+
+@pytest.mark.parametrize("sense", ["max", "min"])
+def test_phi_value_without_similarity_is_sigma_times_the_lower_loss(sense: str) -> None:
+    problem = poly_problem(2, 4, "numpy", sense=sense)
+    ev = Evaluator(problem)
+    sigma = 1.0 if sense == "max" else -1.0
+    assert ev.phi_value(problem.theta0, FULL) == pytest.approx(sigma * float(problem.lower.value(problem.theta0)),
+                                                               rel=1e-15)
+
+
+def test_penalised_frees_the_similarity_gradient_unless_kept() -> None:
+    problem = poly_problem(3, 4, "numpy")
+    ev = Evaluator(problem, beta=0.4, sim="signed")
+    assert ev.penalised(problem.theta0, 1.0, FULL).point.grad_sim is None
+    kept = ev.penalised(problem.theta0, 1.0, FULL, keep_sim=True).point
+    a = kept.g_f  # σ = +1
+    np.testing.assert_allclose(kept.grad_phi, a - 0.4 * kept.grad_sim, rtol=1e-14)
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_penalised_on_a_graph_returns_nothing_that_holds_it(constrained: bool) -> None:
+    """With the exact HVP on torch ∇Φ is built on a graph; ∇F and the returned point are cut from it
+    (the solver's next iterate θ − η∇F would otherwise carry the graph into every later step)."""
+    from dataclasses import replace
+
+    problem = poly_problem(4, 4, "torch")
+    if constrained:
+        problem = replace(problem, constraint=L1Ball(radius=0.5).to("torch"))
+    ev = Evaluator(problem, beta=0.5, sim="signed", hvp="exact")
+    assert ev.strategy.needs_graph(ev)
+    pen = ev.penalised(problem.theta0, 0.5, FULL, keep_sim=True)
+    p = pen.point
+    for name, vec in (("grad_F", pen.grad_F), ("theta", p.theta), ("g_f", p.g_f), ("g_r", p.g_r),
+                      ("grad_phi", p.grad_phi), ("residual", p.residual), ("grad_sim", p.grad_sim)):
+        assert all(not t.requires_grad for t in vec), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -55,6 +56,17 @@ class TestSampler:
         # the smallest valid values on each boundary
         MiniBatch(n_lower=1, n_upper=0, batch_lower=1, batch_upper=None, rank=1, world_size=2)
 
+
+    def test_the_stream_is_the_seeded_per_epoch_permutations(self) -> None:
+        """Draw i of side s (0 forget, 1 retain) reads the concatenation over epochs e of
+        default_rng([seed, s, e]).permutation(n): recorded stochastic runs replay only while it stays so."""
+        sampler = MiniBatch(n_lower=6, n_upper=6, batch_lower=4, batch_upper=3, seed=3)
+        stream = {side: np.concatenate([np.random.default_rng([3, side, e]).permutation(6) for e in range(2)])
+                  for side in (0, 1)}
+        for i in range(3):
+            batches = sampler.draw(i)
+            np.testing.assert_array_equal(batches.lower, stream[0][4 * i:4 * i + 4])
+            np.testing.assert_array_equal(batches.upper, stream[1][3 * i:3 * i + 3])
 
 class TestTransforms:
     def _run_torch(self, make_opt, steps: int = 5):
@@ -140,6 +152,21 @@ class TestSchedulesAndSteps:
         choice = Armijo(eta0=10.0)(Line(f0=9.0, slope=-6.0, value_at=lambda eta: f(eta), smoothness=None, what="t"))
         assert choice.accepted and f(choice.eta) <= 9.0 - 1e-4 * choice.eta * 6.0
         assert choice.eta == 5.0  # 10 fails (f=49), 5 gives f=4 ≤ 9 − 3e-3
+
+    def test_armijo_accepts_a_trial_whose_value_is_exactly_zero(self) -> None:
+        # f(η) = (1 − η)², f0 = 1, slope −2: the first trial η = 1 lands on f = 0 ≤ 1 − 2c
+        choice = Armijo(eta0=1.0)(Line(f0=1.0, slope=-2.0, value_at=lambda eta: (1.0 - eta) ** 2, smoothness=None,
+                                       what="t"))
+        assert choice.accepted and choice.eta == 1.0
+
+    def test_an_uncapped_geometric_schedule_never_decreases_past_float_range(self) -> None:
+        s = Geometric(1.0, 10.0)
+        values = [s(k) for k in (300, 307, 308, 400, 10_000)]
+        assert values == sorted(values) and math.isfinite(values[-1]) and values[-1] > 1e300
+
+    def test_linear_decay_reaches_its_end_after_one_step_by_default(self) -> None:
+        assert [LinearDecay(2.0)(k) for k in range(3)] == [2.0, 0.0, 0.0]
+        assert [LinearDecay(2.0, 1.0)(k) for k in range(2)] == [2.0, 1.0]
 
     def test_armijo_reports_failure(self) -> None:
         choice = Armijo(max_backtracks=3)(Line(f0=0.0, slope=-1.0, value_at=lambda eta: 1.0, smoothness=None, what="t"))

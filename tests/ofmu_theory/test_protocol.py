@@ -132,3 +132,26 @@ def test_invocations_keep_the_measured_time_of_cached_runs(tmp_path):
     assert "300 s (10 executed, 2 worker(s))" in text and "305 s in all" in text
     third = invocations({**first, "invocations": history}, {"executed": 1, "from_cache": 10, "jobs": 1}, 7.0)
     assert len(third) == 3 and third[:2] == history
+
+
+def test_the_first_seed_tunes_and_a_single_seed_profile_runs(tmp_path):
+    task = ToyTask()
+    profile = Profile(name="t", budgets=(1.0,), n_configs=2, seeds=(7, 3))
+    rec = run_protocol(task, SPACES[:1], profile, reference_passes=100, reference_method="base",
+                       metrics=["quality"], cache_dir=tmp_path / "a")
+    assert {seed for _, role, seed in task.calls if role == "tune"} == {7}
+    assert rec["levels"][0]["methods"]["base"]["tuning"]["tuning_seed"] == 7
+    one = run_protocol(ToyTask(), SPACES[:1], Profile(name="t", budgets=(1.0,), n_configs=1, seeds=(5,)),
+                       reference_passes=100, reference_method="base", metrics=["quality"], cache_dir=tmp_path / "b")
+    assert [r["seed"] for r in one["levels"][0]["methods"]["base"]["per_seed"]] == [5]
+
+
+def test_summaries_keep_zero_and_skip_non_finite_values():
+    from ofmu_theory.protocol import format_interval, summarise
+
+    s = summarise([{"q": 0.0}, {"q": 2.0}, {"q": math.nan}, {"q": math.inf}, {"q": "n/a"}, {}], ["q"])
+    assert s["q"]["n"] == 2 and s["q"]["mean"] == 1.0
+    span = {"mean": 1.0, "low": 0.0, "high": 2.0}
+    assert format_interval({"q": span}, "q", ".2f") == "1.00 [0.00, 2.00]"
+    assert format_interval({"q": {**span, "low": math.nan, "high": math.nan}}, "q", ".2f") == "1.00"
+    assert format_interval({}, "q", ".2f") == "–"

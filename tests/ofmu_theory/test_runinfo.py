@@ -46,3 +46,30 @@ def test_progress_bar_obeys_the_switch_and_the_environment(monkeypatch, capsys):
     assert list(progress(range(3), desc="quiet")) == [0, 1, 2]
     err = capsys.readouterr().err
     assert "off" not in err and "quiet" not in err
+
+
+def test_one_thread_is_a_valid_count():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_device_info_names_the_first_cuda_device(monkeypatch):
+    from ofmu_theory.runinfo import device_info
+
+    names = ["GPU-0", "GPU-1"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=None: names[0 if i is None else i])
+    assert device_info()["cuda_device_name"] == "GPU-0"
+
+
+def test_a_finished_progress_bar_leaves_no_line_behind(monkeypatch, capsys):
+    from ofmu_theory.runinfo import PROGRESS_ENV, progress
+
+    monkeypatch.setenv(PROGRESS_ENV, "1")
+    assert list(progress(range(3), desc="gone")) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "gone" in err  # it was drawn
+    assert err.rstrip(" ").endswith("\r") and "\n" not in err  # and cleared, not left as a line

@@ -30,3 +30,21 @@ def test_the_constant_step_and_schedule_keep_their_recorded_kind() -> None:
     assert ConstantStep(0.5).to_dict() == {"kind": "Constant", "eta": 0.5}
     assert ConstantSchedule(2.0).to_dict() == {"kind": "Constant", "value": 2.0}
     assert ConstantStep.__name__ != ConstantSchedule.__name__
+
+
+def test_build_solver_reads_steps_transforms_and_plain_fields() -> None:
+    from ofmu_theory.settings import build_solver
+    from ofmu_theory.steps import InverseSmoothness
+    from ofmu_theory.transforms import Adam
+
+    solver = build_solver("ofmu", {"rho": 2, "inner_steps": 3.0, "eta_in": "1/L", "transform_out": "adam"})
+    assert solver.rho == 2.0 and solver.inner_steps == 3
+    assert isinstance(solver.eta_in, InverseSmoothness) and isinstance(solver.transform_out, Adam)
+
+
+def test_build_solver_names_an_unknown_option_and_the_valid_ones() -> None:
+    from ofmu_theory.settings import build_solver
+
+    with pytest.raises(ValueError, match=r"^--set: unknown option\(s\) \['rh0'\] for solver 'blur'; "
+                                         r"valid: eta, fd_eps, fd_scheme, gamma, hvp, max_steps, tol, transform$"):
+        build_solver("blur", {"rh0": 1.0})

@@ -279,3 +279,67 @@ def test_value_penalty_armijo_accepts_every_outer_step() -> None:
     """The line search on V-PBGD's model of F (v linearised in x, Danskin) finds a decrease at each step."""
     res = SOLVERS.get("value-penalty")(rho=0.5, inner_steps=3, eta_in=0.05, eta=Armijo(), max_steps=5).run(poly_problem(2, 4, "numpy"))
     assert res.success and np.all(res.trace["line_search_ok"] == 1.0)
+
+
+def _with_constants(problem, **constants):
+    from dataclasses import replace
+
+    return replace(problem, constants=Constants(**constants))
+
+
+def test_inverse_smoothness_steps_use_each_solvers_smoothness() -> None:
+    """η = 1/L with L = γ_f L_f + λ L_r (scalarised) and L_r + ρ(L_f + L_f²/μ_f) (value penalty)."""
+    problem = _with_constants(poly_problem(0, 3, "numpy"), L_lower=3.0, L_upper=2.0, mu_lower=0.5)
+    res = SOLVERS.get("scalarized")(forget_weight=0.5, retain_weight=2.0, eta=InverseSmoothness(), max_steps=1).run(problem)
+    assert res.trace["eta_out"][0] == pytest.approx(1 / (0.5 * 3.0 + 2.0 * 2.0), rel=1e-15)
+    res = SOLVERS.get("value-penalty")(rho=0.5, inner_steps=1, eta=InverseSmoothness(), max_steps=1).run(problem)
+    assert res.trace["eta_out"][0] == pytest.approx(1 / (2.0 + 0.5 * (3.0 + 3.0**2 / 0.5)), rel=1e-15)
+    no_mu = _with_constants(problem, L_lower=3.0, L_upper=2.0, mu_lower=0.0)
+    with pytest.raises(ValueError, match="step rule 1/L needs the smoothness of the value penalty objective"):
+        SOLVERS.get("value-penalty")(rho=0.5, inner_steps=1, eta=InverseSmoothness(), max_steps=1).run(no_mu)
+
+
+@pytest.mark.parametrize("sense", ["max", "min"])
+def test_one_blur_step_is_the_documented_combination(sense: str) -> None:
+    """θ₁ = θ₀ − η(g_r + (γ − ⟨g_r, g_d⟩/‖g_d‖²) g_d) with g_d = −σ∇L_f."""
+    problem = poly_problem(5, 4, "numpy", sense=sense)
+    sigma = 1.0 if sense == "max" else -1.0
+    theta0 = problem.theta0
+    g_d, g_r = -sigma * problem.lower.value_and_grad(theta0)[1], problem.upper.value_and_grad(theta0)[1]
+    expected = theta0 - 0.1 * (g_r + (0.7 - g_r @ g_d / (g_d @ g_d)) * g_d)
+    res = SOLVERS.get("blur")(gamma=0.7, eta=0.1, max_steps=1).run(problem)
+    np.testing.assert_allclose(res.theta, expected, rtol=1e-13)
+
+
+def test_alternating_ascends_only_while_k_is_below_ascent_until() -> None:
+    res = SOLVERS.get("alternating")(inner_steps=2, outer_steps=1, ascent_until=2, max_steps=4).run(poly_problem(0, 3, "numpy"))
+    assert res.n_grad == 2 * 2 + 4 * 1  # T = 2 max-steps at k = 0, 1; one min-step at every k
+
+
+def test_ofmu_ascend_takes_T_projected_ascent_steps() -> None:
+    """θ̃ after T steps θ ← θ + η_in σ∇L_f (β = 0), with the draws it used and the last η_in."""
+    problem = poly_problem(6, 3, "numpy")
+    solver = SOLVERS.get("ofmu")(inner_steps=3, eta_in=0.05, max_steps=1)
+    ev = solver.evaluator(problem)
+    state = solver.init(ev, problem.theta0)
+    theta, draws, _, eta = solver.ascend(ev, problem.theta0, 4, state.inner_state)
+    expected = problem.theta0
+    for _ in range(3):
+        expected = expected + 0.05 * problem.lower.value_and_grad(expected)[1]
+    np.testing.assert_allclose(theta, expected, rtol=1e-14)
+    assert (draws, eta) == (7, 0.05)
+
+
+def test_a_lagged_similarity_gradient_is_refreshed_every_sim_lag_evaluations() -> None:
+    """sim_lag = 3, T = 1, forward differences: ∇Sim is fresh on evaluations 0, 3, 6, 9 of 12 (two per step).
+    Per 3 steps: inner fresh 4 + outer lagged 3 + inner lagged 1 + outer fresh 8 + inner lagged 1 + outer
+    lagged 3 = 20 gradients (fresh: g_f, g_r and one difference each; lagged outer: frozen curvature)."""
+    solver = SOLVERS.get("ofmu")(beta=0.3, sim="signed", hvp="fd", fd_scheme="forward", inner_steps=1,
+                                 eta_in=0.05, eta_out=0.05, sim_lag=3, max_steps=6)
+    assert solver.run(poly_problem(5, 5, "numpy")).n_grad == 40
+
+
+@pytest.mark.parametrize(("name", "value"), [("L_upper", -1.0), ("mu_lower", float("inf")), ("G_upper", float("nan"))])
+def test_constants_must_be_finite_and_nonnegative(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=rf"^constant {name} must be a finite number >= 0 or None, got {value!r}$"):
+        Constants(**{name: value})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import platform
+import sys
 
 import pytest
 import torch
@@ -120,3 +122,95 @@ def test_module_params_select_by_name_and_reject_unknown_names() -> None:
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable parameters"):
         ModuleParams.of(model)
+
+
+def test_scale_is_differentiable_in_the_scalar_and_the_vector() -> None:
+    """∂/∂α Σ(αx) = Σx and ∂/∂x = α, for a plain α and for an α that is itself on a graph."""
+    x = _vec(6, torch.float64)
+    alpha = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    (d_alpha,) = torch.autograd.grad(sum(t.sum() for t in B.scale(alpha, x)), alpha)
+    assert float(d_alpha) == pytest.approx(sum(float(t.sum()) for t in x), rel=1e-12)
+    xg = tuple(t.clone().requires_grad_(True) for t in x)
+    grads = torch.autograd.grad(sum(t.sum() for t in B.scale(0.7, xg)), xg)
+    assert all(torch.allclose(g, torch.full_like(g, 0.7)) for g in grads)
+
+
+@pytest.mark.parametrize("bad", [(), [1.0, 2.0], "theta", (torch.zeros(2), 1.0)])
+def test_validate_refuses_what_is_not_a_non_empty_sequence_of_tensors(bad) -> None:
+    with pytest.raises(TypeError, match=r"^theta0 must be a tensor or a non-empty sequence of tensors for the torch"):
+        B.validate(bad, name="theta0")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_allocator_switch_applies_on_glibc(monkeypatch) -> None:
+    monkeypatch.delenv("OFMU_MALLOC_DEFAULTS", raising=False)
+    assert keep_freed_memory() is True
+
+
+def test_allocator_switch_sets_glibcs_mmap_and_trim_thresholds(monkeypatch) -> None:
+    """mallopt(M_MMAP_THRESHOLD = −3, min(t, 32 MiB)) and mallopt(M_TRIM_THRESHOLD = −1, t) (glibc's malloc.h)."""
+    import ctypes
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.delenv("OFMU_MALLOC_DEFAULTS", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libc.so.6" if name == "c" else None)
+    monkeypatch.setattr(ctypes, "CDLL", FakeLibc)
+    assert keep_freed_memory(1 << 30) is True
+    assert sorted(calls) == [(-3, 32 << 20), (-1, 1 << 30)]
+    calls.clear()
+    assert keep_freed_memory(1 << 20) is True
+    assert sorted(calls) == [(-3, 1 << 20), (-1, 1 << 20)]
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: object())  # a C library without mallopt: not glibc
+    assert keep_freed_memory() is False
+
+
+def test_module_loss_runs_the_module_with_theta_substituted() -> None:
+    from ofmu_theory.modules import ModuleParams
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1).double()
+    params = ModuleParams.of(model)
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 1, dtype=torch.float64)
+    loss = params.loss(lambda forward, batch: ((forward(batch[0]) - batch[1]) ** 2).mean())
+    with torch.no_grad():
+        assert float(loss(params.vector(), (x, y))) == pytest.approx(float(((model(x) - y) ** 2).mean()), rel=1e-14)
+    zeros = tuple(torch.zeros_like(t) for t in params.vector())
+    assert float(loss(zeros, (x, y))) == pytest.approx(float((y**2).mean()), rel=1e-14)
+
+
+def test_third_order_product_of_a_cubic_and_the_fwd_rev_hvp() -> None:
+    """L(θ) = Σθ³/6 + Σθ²: D³L[u, v, ·] = u⊙v, and the forward-over-reverse HVP ∇²L v = (θ + 2)⊙v holds no graph."""
+    from ofmu_theory.objectives import TorchObjective
+
+    obj = TorchObjective(lambda p, batch: sum((t**3).sum() / 6 + (t**2).sum() for t in p))
+    theta, u, v = _vec(7, torch.float64), _vec(8, torch.float64), _vec(9, torch.float64)
+    for got, a, b in zip(obj.d3(theta, u, v), u, v, strict=True):
+        torch.testing.assert_close(got, a * b)
+    hv = obj.hvp_fwd_rev(theta, v)
+    for got, t, b in zip(hv, theta, v, strict=True):
+        torch.testing.assert_close(got, (t + 2) * b)
+        assert not got.requires_grad
+
+
+def test_array_like_data_moves_to_torch_like_arrays() -> None:
+    """Shared constants given as a list or a Python float become float64 tensors, as arrays do."""
+    import numpy as np
+
+    from ofmu_theory.objectives import ArrayObjective
+
+    obj = ArrayObjective(value=lambda th, D, xp: D["s"] * ((th - D["c"]) ** 2).sum(),
+                         grad=lambda th, D: 2 * D["s"] * (th - np.asarray(D["c"])),
+                         hvp=lambda th, v, D: 2 * D["s"] * v, data={"c": [1.0, 2.0], "s": 0.5})
+    theta = (torch.tensor([0.0, 0.0], dtype=torch.float64),)
+    assert float(obj.to("torch").value(theta)) == pytest.approx(2.5, rel=1e-15)
+    assert float(obj.to("numpy").value(np.zeros(2))) == pytest.approx(2.5, rel=1e-15)
