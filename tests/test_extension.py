@@ -44,7 +44,7 @@ COPIES = (
          ("tests/convex/test_oracles.py", "tests/convex/test_contract.py", "tests/convex/test_penalty.py",
           "tests/test_solvers_on_families.py")),
     Copy("solver", "ofmu_theory/solvers/blur.py", "blur", "extcopy_solver",
-         ("tests/ofmu_theory/test_solvers.py", "tests/ofmu_theory/test_properties.py", "tests/test_solvers_on_families.py")),
+         ("tests/ofmu_theory/test_solvers.py", "tests/ofmu_theory/test_properties.py")),
     Copy("claim", "proofs_checks/c4_eq35_bound.py", "C4", "EXTCOPY_CLAIM", ("tests/proofs_checks/test_claims.py",)),
     Copy("LLM method", "llm/methods/grad_ascent.py", "grad_ascent", "extcopy_llm", ("tests/llm/test_methods.py",)),
     Copy("vision method", "vision/methods/ga.py", "ga", "extcopy_vision", ("tests/vision/test_methods.py",)),
