@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,15 @@ class AffineQuadratic(Family):
     @abstractmethod
     def affine(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(J, e, θ_c) of L_lower = s·½‖Jθ − e‖² and L_upper = ½‖θ − θ_c‖²."""
+
+    @classmethod
+    @abstractmethod
+    def rate_params(cls, dim: int, cond: float) -> dict[str, Any]:
+        """``sample`` parameters of size ``dim`` whose nonzero ν² are all ≥ 1 (condition number ``cond`` ≤ 2).
+
+        Then 2ρν² ≥ 2 on ρ ∈ [1, 1e4] and the fitted slope of log‖θ_ρ − θ*‖ against log ρ lies in
+        [−1, −0.95]: the tests check the O(1/ρ) rate on these instances.
+        """
 
     @abstractmethod
     def lower_rank(self) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from convex._affine import AffineQuadratic
 from convex._common import MAX_COND, check_float, check_int, check_rho, check_seed, reject_unknown, spectral_matrix
 from ofmu_theory.family import FAMILIES
 from ofmu_theory.problem import Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 
 @FAMILIES.register("coupled_quadratic")
@@ -49,6 +53,40 @@ class CoupledQuadratic(AffineQuadratic):
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
     form: ClassVar[str] = "classical"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "quick": {"n": 3, "p": 4},
+        "full": {"n": 5, "p": 8, "cond": 30.0},
+    }
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        return st.fixed_dictionaries({  # x ∈ R^n, y ∈ R^p, A ∈ R^{p×n} with condition number in [1, 1e3]
+            "n": st.integers(1, 4),
+            "p": st.integers(1, 5),
+            "cond": st.floats(min_value=1.0, max_value=1e3, allow_nan=False, allow_infinity=False),
+            "scale": st.floats(0.5, 2.0),
+        })
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        conds = st.floats(min_value=1.0, max_value=10.0, allow_nan=False, allow_infinity=False)
+        seeds = st.integers(min_value=0, max_value=2**16)
+        return st.fixed_dictionaries(
+            {"n": st.integers(1, 3), "p": st.integers(1, 4), "cond": conds, "seed": seeds}
+        )
+
+    @classmethod
+    def rate_params(cls, dim: int, cond: float) -> dict[str, Any]:
+        """Parameters with every nonzero ν² ≥ 1 (s_1 = 2, cond ≤ 2): the O(1/ρ) slope test of θ_ρ."""
+        return {"n": dim, "p": dim + 1, "cond": cond, "scale": 2.0}
 
     n: int
     p: int

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cvxpy as cp
 import numpy as np
@@ -17,6 +18,9 @@ from ofmu_theory.constraints import L1Ball
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 CLARABEL_TOL = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 500}
 """Clarabel tolerances for the reference solves (its defaults are 1e-8)."""
@@ -98,6 +102,38 @@ class L1Regression(Family):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = True
     sense: ClassVar[Sense] = "max"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {}, "full": {}}
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            """Forget rows n_t < d, retain rows n_v ≥ d, a sparse planted model."""
+            n_t = draw(st.integers(1, 4))
+            d = draw(st.integers(n_t + 2, n_t + 8))
+            return {
+                "n_t": n_t,
+                "d": d,
+                "n_v": draw(st.integers(d, d + 10)),
+                "nnz": draw(st.integers(1, min(3, d))),
+                "noise": draw(st.sampled_from([0.05, 0.1, 0.5])),
+                "radius_frac": draw(st.floats(0.2, 0.8)),
+            }
+
+        return params()
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        seeds = st.integers(min_value=0, max_value=2**16)
+        return st.fixed_dictionaries({"seed": seeds})
 
     n_t: int
     n_v: int

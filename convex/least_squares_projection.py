@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from convex._common import (
 )
 from ofmu_theory.family import FAMILIES
 from ofmu_theory.problem import Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 
 @FAMILIES.register("least_squares_projection")
@@ -61,6 +65,51 @@ class LeastSquaresProjection(AffineQuadratic):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "max"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "quick": {"m": 4, "d": 10, "cond": 3.0},
+        "full": {"m": 8, "d": 20, "cond": 10.0},
+    }
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            """A wide m×d matrix (d > m) of rank ≤ m, condition number in [1, 1e3], ‖A‖ in [0.5, 2]."""
+            m = draw(st.integers(1, 5))
+            return {
+                "m": m,
+                "d": draw(st.integers(m + 1, m + 6)),
+                "rank": draw(st.integers(1, m)),
+                "cond": draw(st.floats(min_value=1.0, max_value=1e3, allow_nan=False, allow_infinity=False)),
+                "scale": draw(st.floats(0.5, 2.0)),
+            }
+
+        return params()
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        conds = st.floats(min_value=1.0, max_value=10.0, allow_nan=False, allow_infinity=False)
+        seeds = st.integers(min_value=0, max_value=2**16)
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            m = draw(st.integers(1, 4))
+            return {"m": m, "d": m + draw(st.integers(1, 4)), "cond": draw(conds), "seed": draw(seeds)}
+
+        return params()
+
+    @classmethod
+    def rate_params(cls, dim: int, cond: float) -> dict[str, Any]:
+        """Parameters with every nonzero ν² ≥ 1 (s_1 = 2, cond ≤ 2): the O(1/ρ) slope test of θ_ρ."""
+        return {"m": dim, "d": dim + 3, "cond": cond, "scale": 2.0}
 
     m: int
     d: int

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cvxpy as cp
 import numpy as np
@@ -16,6 +17,9 @@ from convex._losses import logistic, soft_label_ce
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 CLARABEL_TOL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "max_iter": 500}
 """Clarabel tolerances for the exponential-cone reference solve (its defaults are 1e-8)."""
@@ -83,6 +87,43 @@ class LogisticForget(Family):
     convex: ClassVar[bool] = True
     stochastic: ClassVar[bool] = True
     sense: ClassVar[Sense] = "max"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {"n_r": 30, "n_f": 4, "d": 8}, "full": {}}
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            """Forget rows n_f < d, ridge weight in [0.01, 1], target probability in [0.1, 0.9]."""
+            n_f = draw(st.integers(1, 4))
+            return {
+                "n_r": draw(st.integers(1, 20)),
+                "n_f": n_f,
+                "d": draw(st.integers(n_f + 1, n_f + 5)),
+                "lam": draw(st.floats(0.01, 1.0)),
+                "p": draw(st.floats(0.1, 0.9)),
+            }
+
+        return params()
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        seeds = st.integers(min_value=0, max_value=2**16)
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            n_f = draw(st.integers(1, 3))
+            return {"n_r": draw(st.integers(10, 30)), "n_f": n_f, "d": n_f + draw(st.integers(1, 4)),
+                    "seed": draw(seeds)}
+
+        return params()
 
     n_r: int
     n_f: int

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from convex._affine import AffineQuadratic
 from convex._common import MAX_COND, check_float, check_int, check_seed, pinv_rank, reject_unknown, spectral_matrix
 from ofmu_theory.family import FAMILIES
 from ofmu_theory.problem import Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 
 @FAMILIES.register("wide_quadratic")
@@ -52,6 +56,53 @@ class WideQuadratic(AffineQuadratic):
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
     form: ClassVar[str] = "classical"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "quick": {"n": 3, "p": 6, "q": 3, "cond": 3.0},
+        "full": {"n": 4, "p": 10, "q": 5, "cond": 10.0},
+    }
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            """C ∈ R^{q×p} wide (p > q) of rank ≤ q, B ∈ R^{q×n}."""
+            q = draw(st.integers(1, 3))
+            return {
+                "n": draw(st.integers(1, 3)),
+                "p": draw(st.integers(q + 1, q + 4)),
+                "q": q,
+                "rank": draw(st.integers(1, q)),
+                "cond": draw(st.floats(1.0, 100.0)),
+                "scale": draw(st.floats(0.5, 2.0)),
+            }
+
+        return params()
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        conds = st.floats(min_value=1.0, max_value=10.0, allow_nan=False, allow_infinity=False)
+        seeds = st.integers(min_value=0, max_value=2**16)
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            q = draw(st.integers(1, 3))
+            return {"n": draw(st.integers(1, 3)), "q": q, "p": q + draw(st.integers(1, 3)),
+                    "cond": draw(conds), "seed": draw(seeds)}
+
+        return params()
+
+    @classmethod
+    def rate_params(cls, dim: int, cond: float) -> dict[str, Any]:
+        """Parameters with every nonzero ν² ≥ 1 (s_1 = 2, cond ≤ 2): the O(1/ρ) slope test of θ_ρ."""
+        return {"n": dim, "p": dim + 2, "q": dim, "cond": cond, "scale": 2.0}
 
     n: int
     p: int

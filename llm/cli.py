@@ -285,7 +285,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from llm.bench import DEFAULT_METHODS, BenchConfig, markdown_table, run_bench  # noqa: PLC0415
+    from llm.bench import BenchConfig, markdown_table, run_bench  # noqa: PLC0415
+    from llm.methods import bench_order  # noqa: PLC0415
     from llm.distributed import env_world_size  # noqa: PLC0415
 
     if env_world_size() > 1:
@@ -297,7 +298,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.jobs != 1:
         raise ValueError(f"--jobs applies to the protocol profiles only, not --profile single (got --jobs {args.jobs})")
 
-    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else DEFAULT_METHODS
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else bench_order()
     overrides: dict[str, dict[str, Any]] = {}
     for key, value in parse_sets(args.set).items():
         name, dot, field_name = key.partition(".")

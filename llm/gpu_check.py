@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
 
-    from llm.benchmark import Subject, estimator_variants, ofmu_variants, run_subject, table  # noqa: PLC0415
+    from llm.benchmark import run_subject, table  # noqa: PLC0415
+    from llm.benchmark_subjects import Subject  # noqa: PLC0415
+    from llm.benchmark_variants import estimator_variants, ofmu_variants  # noqa: PLC0415
     from llm.data import generate_corpus  # noqa: PLC0415
     from llm.models import corpus_texts, train_tokenizer  # noqa: PLC0415
     from llm.prompts import PROMPTS  # noqa: PLC0415

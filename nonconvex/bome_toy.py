@@ -17,8 +17,9 @@ simple first-order approach", NeurIPS 2022 (the non-singleton toy).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from nonconvex._common import IdentityEq, check_float, check_seed, merge_params
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 W, X1, X2 = 0, 1, 2  # positions in θ
 
@@ -97,6 +101,24 @@ class BomeToy(IdentityEq, Family):
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
     form: ClassVar[str] = "classical"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {}, "full": {}}
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        return st.fixed_dictionaries({"init_scale": st.floats(0.1, 3.0)})
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        seeds = st.integers(min_value=0, max_value=2**16)
+        return st.fixed_dictionaries({"init_scale": st.floats(0.1, 3.0), "seed": seeds})
 
     init_scale: float
     start: np.ndarray

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
@@ -34,6 +34,9 @@ from nonconvex._common import IdentityEq, check_float, check_int, check_seed, fr
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
@@ -203,6 +206,23 @@ class HyperCleaning(IdentityEq, Family):
     stochastic: ClassVar[bool] = True
     sense: ClassVar[Sense] = "min"
     form: ClassVar[str] = "classical"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {"n_train": 20, "n_val": 20}, "full": {}}
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        return st.fixed_dictionaries({  # a few noisy training and clean validation rows, ridge weight in [0.01, 1]
+            "n_train": st.integers(1, 12),
+            "n_val": st.integers(1, 12),
+            "n_features": st.integers(1, 4),
+            "n_classes": st.integers(2, 4),
+            "corruption": st.floats(0.0, 0.5),
+            "reg": st.floats(0.01, 1.0),
+        })
 
     config: Mapping[str, Any]
     x_train: np.ndarray  # (N, d+1)

@@ -22,8 +22,9 @@ Zhu, Li, Tang & Wakin, "Global optimality in low-rank matrix optimization", IEEE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from nonconvex._common import IdentityEq, check_float, check_int, check_seed, fr
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 
 def _split(theta: Any, data: Any) -> tuple[Any, Any]:
@@ -143,6 +147,51 @@ class MatrixFactorisation(IdentityEq, Family):
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "max"
     solution_unique: ClassVar[bool] = False
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "quick": {},
+        "full": {"m": 8, "n": 6, "rank": 3, "width": 3},
+    }
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            """m, n ≥ rank, width ≥ rank, condition number in [1, 100]."""
+            rank = draw(st.integers(1, 3))
+            return {
+                "m": draw(st.integers(rank, 6)),
+                "n": draw(st.integers(rank, 6)),
+                "rank": rank,
+                "width": draw(st.integers(rank, rank + 2)),
+                "cond": draw(st.floats(1.0, 100.0)),
+                "init_scale": draw(st.floats(0.1, 2.0)),
+            }
+
+        return params()
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        conds = st.floats(min_value=1.0, max_value=10.0, allow_nan=False, allow_infinity=False)
+        seeds = st.integers(min_value=0, max_value=2**16)
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            rank = draw(st.integers(1, 2))
+            return {
+                "m": draw(st.integers(rank, 4)), "n": draw(st.integers(rank, 4)), "rank": rank, "width": rank,
+                "cond": draw(conds), "init_scale": draw(st.floats(0.1, 1.0)),
+                "seed": draw(seeds),
+            }
+
+        return params()
 
     m: int
     n: int

@@ -17,8 +17,9 @@ V-PBGD toy).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq
@@ -28,6 +29,9 @@ from ofmu_theory.constraints import Box
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 X_LO, X_HI = 0.0, 3.0
 
@@ -188,6 +192,24 @@ class ShenChen(IdentityEq, Family):
     stochastic: ClassVar[bool] = False
     sense: ClassVar[Sense] = "min"
     form: ClassVar[str] = "classical"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {}, "full": {}}
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        return st.just({})
+
+    @classmethod
+    def search_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """The parameters, seed included, that a counterexample search of ``ofmu verify`` may shrink."""
+        from hypothesis import strategies as st
+
+        seeds = st.integers(min_value=0, max_value=2**16)
+        return st.fixed_dictionaries({"seed": seeds})
 
     x0: float
     y0: float

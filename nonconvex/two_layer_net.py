@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
@@ -40,6 +40,9 @@ from nonconvex._common import IdentityEq, check_choice, check_float, check_int, 
 from ofmu_theory.family import FAMILIES, Family
 from ofmu_theory.objectives import ArrayObjective
 from ofmu_theory.problem import Constants, Sense
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 DEFAULTS: dict[str, Any] = {
     "n_features": 5, "n_classes": 3, "hidden": 8, "n_per_class": 30, "separation": 1.5,
@@ -84,6 +87,34 @@ class TwoLayerNet(IdentityEq, Family):
     convex: ClassVar[bool] = False
     stochastic: ClassVar[bool] = True
     sense: ClassVar[Sense] = "max"
+
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "quick": {"n_features": 3, "hidden": 4, "n_per_class": 12, "train_steps": 60},
+        "full": {"train_steps": 300},
+    }
+    """Parameters under the ``ofmu verify`` profiles ("quick", "full"; other profiles use "quick")."""
+
+    @classmethod
+    def test_params(cls) -> SearchStrategy[dict[str, Any]]:
+        """Small, valid ``sample`` parameters (the seed apart) that the test suite draws instances from."""
+        from hypothesis import strategies as st
+
+        @st.composite
+        def params(draw: st.DrawFn) -> dict[str, Any]:
+            """A tiny network and data set; few training steps (tests that need a trained θ_0 set more)."""
+            n_classes = draw(st.integers(2, 4))
+            return {
+                "n_features": draw(st.integers(1, 4)),
+                "n_classes": n_classes,
+                "hidden": draw(st.integers(1, 6)),
+                "n_per_class": draw(st.integers(2, 8)),
+                "forget": draw(st.sampled_from(["class", "random"])),
+                "forget_class": draw(st.integers(0, n_classes - 1)),
+                "lam": draw(st.sampled_from([0.0, 1e-3, 0.1])),
+                "train_steps": draw(st.integers(0, 10)),
+            }
+
+        return params()
 
     config: Mapping[str, Any]  # the validated parameters (read-only)
     x_forget: np.ndarray  # (N_f, d)

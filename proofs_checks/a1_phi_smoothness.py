@@ -39,6 +39,7 @@ class PhiSmoothness(Claim):
     """Assumptions of the convergence theorems: Φ_β is smooth (‖∇²Φ_β‖ ≤ H) with bounded gradients."""
 
     id = "A1"
+    example = InstanceSpec.of("least_squares_projection", seed=0, m=4, d=10, cond=3.0)
     title = "Smoothness of Φ_β near the lower-level solutions (assumption)"
     statement = (
         "The theorems assume Φ_β = σL_f − β·Sim(∇L_f, ∇L_r) is smooth, ‖∇²Φ_β‖ ≤ H < ∞. The cosine is singular where "

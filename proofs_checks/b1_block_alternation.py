@@ -49,6 +49,7 @@ class BlockAlternation(Claim):
     """The structural finding on classical bilevel problems, with its evidence."""
 
     id = "B1"
+    example = InstanceSpec.of("coupled_quadratic", seed=0, start="random")
     title = "Classical bilevel problems: OFMU behaves like alternating optimisation"
     statement = (
         "On a classical bilevel problem (lower level on a block y of θ = (x, y)), the inner loop makes the penalty's "

@@ -25,6 +25,7 @@ class PenaltyExactness(Claim):
     """Lemma 1: the minimiser θ_ρ of F_ρ is nearly lower-level stationary, with explicit rates."""
 
     id = "C1"
+    example = InstanceSpec.of("least_squares_projection", seed=0, m=4, d=10, cond=3.0)
     title = "Penalty exactness (Lemma 1)"
     statement = (
         "If θ* is feasible (∇Φ(θ*) = 0) and θ_ρ minimises F_ρ = L_r + ρ‖∇Φ‖², then "

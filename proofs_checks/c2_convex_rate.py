@@ -39,6 +39,7 @@ class ConvexRate(Claim):
     """After K outer and T inner steps the error is O(1/K) + O(K/T²); which error is a reading."""
 
     id = "C2"
+    example = InstanceSpec.of("least_squares_projection", seed=0, m=4, d=10, cond=3.0, start="random")
     title = "Convex two-loop rate O(1/K) + O(K/T²)"
     statement = (
         "In the convex regime (Φ concave, L_r convex), OFMU with T inner ascent steps per outer step reaches an error "

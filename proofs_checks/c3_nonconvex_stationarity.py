@@ -48,6 +48,7 @@ class NonconvexStationarity(Claim):
     """O(1/K) + O(1/T) + O(σ²) in the non-convex regime; the bilevel readings at θ̃ are primary."""
 
     id = "C3"
+    example = InstanceSpec.of("bome_toy", seed=0, start="random")
     title = "Non-convex stationarity O(1/K) + O(1/T) + O(σ²)"
     statement = (
         "In the non-convex regime OFMU converges at the rate O(1/K) + O(1/T) + O(σ²), σ² the variance of the stochastic "

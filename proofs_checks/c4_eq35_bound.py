@@ -31,6 +31,7 @@ class Eq35Bound(Claim):
     """Eq. 35 with G_r and H the measured running maxima; and whether its right side can vanish."""
 
     id = "C4"
+    example = InstanceSpec.of("least_squares_projection", seed=0, m=4, d=10, cond=3.0)
     title = "Eq. 35 gradient bound"
     statement = (
         "Along the run, ‖∇F_ρ‖² ≤ 2G_r² + 8ρ²H²‖∇Φ‖² with ‖∇L_r‖ ≤ G_r and ‖∇²Φ‖ ≤ H (here the running maxima "

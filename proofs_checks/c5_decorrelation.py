@@ -72,6 +72,7 @@ class Decorrelation(Claim):
     """The similarity term changes the forget/retain gradient cosine in the predicted direction."""
 
     id = "C5"
+    example = InstanceSpec.of("least_squares_projection", seed=0, m=4, d=10, cond=3.0)
     title = "Gradient decorrelation of the inner loop"
     statement = (
         "The inner loop's similarity term (β > 0) changes Sim(∇L_f, ∇L_r) relative to β = 0: the signed cosine "

@@ -45,6 +45,7 @@ class Calibration(Claim):
     """Textbook rates that must hold: if the checker called them violated, the checker would be wrong."""
 
     id = "C6"
+    example = InstanceSpec.of("least_squares_projection", variant="gd_convex_penalty", seed=0, m=4, d=10, cond=3.0)
     title = "Calibration (classical rates)"
     statement = (
         "Gradient descent with step 1/L: f(x_k) − f* ≤ L‖x_0 − x*‖²/(2k) on convex L-smooth f; "

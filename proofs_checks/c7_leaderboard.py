@@ -107,6 +107,7 @@ class Leaderboard(Claim):
     """OFMU reaches ε-accuracy of the bilevel solution; every solver's cost to get there, side by side."""
 
     id = "C7"
+    example = InstanceSpec.of("logistic_forget", seed=0, n_r=30, n_f=4, d=8, start="random")
     title = "Solver leaderboard (calls to ε-accuracy)"
     statement = (
         "OFMU solves the bi-level problem: it reaches ε-accuracy of the bilevel solution θ*. Read at θ̃_k (the inner "

@@ -43,6 +43,8 @@ class Claim(ABC):
         expected: the expected rate or bound, and how its constant is computed.
         readings: the claim's readings (quantity, evaluation point, sweep design), each with its
             own verdict; empty for claims read on one quantity.
+        example: a small instance the claim applies to, run under the tests' tiny profile by the
+            suite's checks of every registered claim (numbers, never a bare bool; serialisable).
     """
 
     id: ClassVar[str] = ""
@@ -55,6 +57,7 @@ class Claim(ABC):
     measured_quantity: ClassVar[str] = ""
     expected: ClassVar[str] = ""
     readings: ClassVar[tuple[Any, ...]] = ()
+    example: ClassVar[InstanceSpec | None] = None
 
     @abstractmethod
     def instances(self, profile: Profile, seed: int) -> list[InstanceSpec]:

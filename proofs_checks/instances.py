@@ -31,24 +31,6 @@ from ofmu_theory.sampler import Batches, FullBatch
 FULL: Batches = FullBatch().draw(0)
 """The full-batch 'batches' of every exact evaluation."""
 
-# Parameters per family and profile (sizes kept small in "quick" so the whole run fits ~2 min).
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "least_squares_projection": {"quick": {"m": 4, "d": 10, "cond": 3.0}, "full": {"m": 8, "d": 20, "cond": 10.0}},
-    "coupled_quadratic": {"quick": {"n": 3, "p": 4}, "full": {"n": 5, "p": 8, "cond": 30.0}},
-    "wide_quadratic": {"quick": {"n": 3, "p": 6, "q": 3, "cond": 3.0}, "full": {"n": 4, "p": 10, "q": 5, "cond": 10.0}},
-    "l1_regression": {"quick": {}, "full": {}},
-    "logistic_forget": {"quick": {"n_r": 30, "n_f": 4, "d": 8}, "full": {}},
-    "shen_chen": {"quick": {}, "full": {}},
-    "bome_toy": {"quick": {}, "full": {}},
-    "matrix_factorisation": {"quick": {}, "full": {"m": 8, "n": 6, "rank": 3, "width": 3}},
-    "hyper_cleaning": {"quick": {"n_train": 20, "n_val": 20}, "full": {}},
-    "two_layer_net": {
-        "quick": {"n_features": 3, "hidden": 4, "n_per_class": 12, "train_steps": 60},
-        "full": {"train_steps": 300},
-    },
-}
-
-
 def load_families() -> list[str]:
     """Import convex/ and nonconvex/ (and every public module in them) so their families register."""
     for package in ("convex", "nonconvex"):
@@ -121,12 +103,16 @@ class InstanceSpec:
         return f"{self.family} [{self.variant}]" if self.variant else self.family
 
 
-@lru_cache(maxsize=128)
-def _instance_of(family: str, params: tuple[tuple[str, Any], ...]) -> Family:
+def family_class(family: str) -> type[Family]:
+    """The class of a registered family or a built-in calibration instance (its quick/full sizes: ``presets``)."""
     if family not in BUILTIN_FAMILIES and family not in FAMILIES:
         load_families()
-    cls = BUILTIN_FAMILIES[family] if family in BUILTIN_FAMILIES else FAMILIES.get(family)
-    return cls.sample(**dict(params))
+    return BUILTIN_FAMILIES[family] if family in BUILTIN_FAMILIES else FAMILIES.get(family)
+
+
+@lru_cache(maxsize=128)
+def _instance_of(family: str, params: tuple[tuple[str, Any], ...]) -> Family:
+    return family_class(family).sample(**dict(params))
 
 
 def _instance(spec: InstanceSpec) -> Family:
@@ -183,7 +169,7 @@ def specs(
     for name in families:
         if name not in available:
             continue
-        presets = PRESETS.get(name, {})
+        presets = getattr(family_class(name), "presets", {})  # a family without presets: its sample defaults
         preset = dict(presets.get(profile_name, presets.get("quick", {})))  # other profiles use the quick sizes
         preset.update(overrides.get(name, {}))
         out.extend(InstanceSpec.of(name, variant=variant, start=start, seed=seed + i, **preset) for i in range(n_seeds))

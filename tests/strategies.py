@@ -6,8 +6,12 @@ matrix as Q·diag(λ)·Qᵀ (SPD) or U·diag(s)·Vᵀ (rectangular, given rank a
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 from hypothesis import strategies as st
+
+from ofmu_theory.family import FAMILIES
 
 seeds = st.integers(min_value=0, max_value=2**31 - 1)
 small_dims = st.integers(min_value=2, max_value=8)
@@ -52,146 +56,40 @@ def vectors(draw: st.DrawFn, n: int, scale: float = 1.0) -> np.ndarray:
     return scale * np.random.default_rng(draw(seeds)).standard_normal(n)
 
 
-# nonconvex families
-# Small, valid parameters for each family in nonconvex/ (keys are registry names); instances are
-# drawn as FAMILIES.get(name).sample(seed=seed, **params). Sizes stay tiny so tests run fast.
+# problem families
+# Each family declares its small, valid test parameters (``Family.test_params``, a strategy); tests draw
+# instances as FAMILIES.get(name).sample(seed=seed, **params). The mappings below list the registry,
+# so a new family is drawn by every parametrised family test without an edit here.
 
 
-@st.composite
-def matrix_factorisation_params(draw: st.DrawFn) -> dict:
-    """m, n ≥ rank, width ≥ rank, condition number in [1, 100]."""
-    rank = draw(st.integers(1, 3))
-    return {
-        "m": draw(st.integers(rank, 6)),
-        "n": draw(st.integers(rank, 6)),
-        "rank": rank,
-        "width": draw(st.integers(rank, rank + 2)),
-        "cond": draw(st.floats(1.0, 100.0)),
-        "init_scale": draw(st.floats(0.1, 2.0)),
-    }
+class FamilyParams(Mapping[str, st.SearchStrategy[dict]]):
+    """The registered families of one kind (convex or not) → their ``test_params()`` strategies.
+
+    Args:
+        convex: True for the families in convex/ (``Family.convex``), False for the others.
+    """
+
+    def __init__(self, *, convex: bool) -> None:
+        import convex as _convex  # noqa: F401, PLC0415  (registers the families)
+        import nonconvex as _nonconvex  # noqa: F401, PLC0415
+
+        self.convex = convex
+
+    def __getitem__(self, name: str) -> st.SearchStrategy[dict]:
+        cls = FAMILIES.get(name)
+        if cls.convex is not self.convex:
+            raise KeyError(f"family {name!r} is {'not ' if self.convex else ''}convex")
+        return cls.test_params()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in FAMILIES.names() if FAMILIES.get(name).convex is self.convex])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
-@st.composite
-def two_layer_net_params(draw: st.DrawFn) -> dict:
-    """A tiny network and data set; few training steps (tests that need a trained θ_0 set more)."""
-    n_classes = draw(st.integers(2, 4))
-    return {
-        "n_features": draw(st.integers(1, 4)),
-        "n_classes": n_classes,
-        "hidden": draw(st.integers(1, 6)),
-        "n_per_class": draw(st.integers(2, 8)),
-        "forget": draw(st.sampled_from(["class", "random"])),
-        "forget_class": draw(st.integers(0, n_classes - 1)),
-        "lam": draw(st.sampled_from([0.0, 1e-3, 0.1])),
-        "train_steps": draw(st.integers(0, 10)),
-    }
-
-
-nonconvex_params = {
-    "shen_chen": st.just({}),
-    "bome_toy": st.fixed_dictionaries({"init_scale": st.floats(0.1, 3.0)}),
-    "matrix_factorisation": matrix_factorisation_params(),
-    "two_layer_net": two_layer_net_params(),
-}
-
-
-# convex families
-# Small, valid parameters for each family in convex/ (keys are registry names); instances are drawn
-# as FAMILIES.get(name).sample(seed=seed, **params). Sizes and spectra stay small so tests run fast.
-
-
-@st.composite
-def least_squares_params(draw: st.DrawFn) -> dict:
-    """A wide m×d matrix (d > m) of rank ≤ m, condition number in [1, 1e3], ‖A‖ in [0.5, 2]."""
-    m = draw(st.integers(1, 5))
-    return {
-        "m": m,
-        "d": draw(st.integers(m + 1, m + 6)),
-        "rank": draw(st.integers(1, m)),
-        "cond": draw(conditions),
-        "scale": draw(st.floats(0.5, 2.0)),
-    }
-
-
-@st.composite
-def coupled_quadratic_params(draw: st.DrawFn) -> dict:
-    """x ∈ R^n, y ∈ R^p, A ∈ R^{p×n} with condition number in [1, 1e3]."""
-    return {
-        "n": draw(st.integers(1, 4)),
-        "p": draw(st.integers(1, 5)),
-        "cond": draw(conditions),
-        "scale": draw(st.floats(0.5, 2.0)),
-    }
-
-
-@st.composite
-def wide_quadratic_params(draw: st.DrawFn) -> dict:
-    """C ∈ R^{q×p} wide (p > q) of rank ≤ q, B ∈ R^{q×n}."""
-    q = draw(st.integers(1, 3))
-    return {
-        "n": draw(st.integers(1, 3)),
-        "p": draw(st.integers(q + 1, q + 4)),
-        "q": q,
-        "rank": draw(st.integers(1, q)),
-        "cond": draw(st.floats(1.0, 100.0)),
-        "scale": draw(st.floats(0.5, 2.0)),
-    }
-
-
-@st.composite
-def l1_regression_params(draw: st.DrawFn) -> dict:
-    """Forget rows n_t < d, retain rows n_v ≥ d, a sparse planted model."""
-    n_t = draw(st.integers(1, 4))
-    d = draw(st.integers(n_t + 2, n_t + 8))
-    return {
-        "n_t": n_t,
-        "d": d,
-        "n_v": draw(st.integers(d, d + 10)),
-        "nnz": draw(st.integers(1, min(3, d))),
-        "noise": draw(st.sampled_from([0.05, 0.1, 0.5])),
-        "radius_frac": draw(st.floats(0.2, 0.8)),
-    }
-
-
-@st.composite
-def logistic_forget_params(draw: st.DrawFn) -> dict:
-    """Forget rows n_f < d, ridge weight in [0.01, 1], target probability in [0.1, 0.9]."""
-    n_f = draw(st.integers(1, 4))
-    return {
-        "n_r": draw(st.integers(1, 20)),
-        "n_f": n_f,
-        "d": draw(st.integers(n_f + 1, n_f + 5)),
-        "lam": draw(st.floats(0.01, 1.0)),
-        "p": draw(st.floats(0.1, 0.9)),
-    }
-
-
-convex_params = {
-    "least_squares_projection": least_squares_params(),
-    "coupled_quadratic": coupled_quadratic_params(),
-    "wide_quadratic": wide_quadratic_params(),
-    "l1_regression": l1_regression_params(),
-    "logistic_forget": logistic_forget_params(),
-}
-
-
-# nonconvex families (continued)
-
-
-@st.composite
-def hyper_cleaning_params(draw: st.DrawFn) -> dict:
-    """A few noisy training and clean validation rows, ridge weight in [0.01, 1]."""
-    return {
-        "n_train": draw(st.integers(1, 12)),
-        "n_val": draw(st.integers(1, 12)),
-        "n_features": draw(st.integers(1, 4)),
-        "n_classes": draw(st.integers(2, 4)),
-        "corruption": draw(st.floats(0.0, 0.5)),
-        "reg": draw(st.floats(0.01, 1.0)),
-    }
-
-
-nonconvex_params["hyper_cleaning"] = hyper_cleaning_params()
+convex_params = FamilyParams(convex=True)
+nonconvex_params = FamilyParams(convex=False)
 
 
 # solver parts (constraints, transforms, step sizes)

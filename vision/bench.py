@@ -30,7 +30,7 @@ from ofmu_theory.runinfo import progress as progress_bar
 from ofmu_theory.runinfo import torch_threads
 from vision.data import VisionDataset, load_dataset, subsample
 from vision.evaluate import EvalResult, evaluate
-from vision.methods import BENCH_ORDER, make_method
+from vision.methods import bench_order, make_method
 from vision.splits import FORGET_MODES, Split, make_split
 from vision.train import TrainConfig, Trained, load_or_train
 
@@ -74,7 +74,7 @@ class BenchConfig:
     forget_fraction: float = 0.1
     forget_class: int = 0
     seed: int = 2
-    methods: tuple[str, ...] = tuple(m for m in BENCH_ORDER if m != "retrain")
+    methods: tuple[str, ...] = field(default_factory=lambda: tuple(m for m in bench_order() if m != "retrain"))
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     train: TrainConfig = DEFAULT_TRAIN
     cache: bool = True

@@ -14,7 +14,7 @@ ofmu           ofmu (β, ρ, γ, T, η_in, η_out)  NLL_f or −L_NPO / NLL_r or
 =============  ==============================  ==========================================
 """
 
-from llm.methods.base import METHODS, PRESETS, Method, UnlearnTask, WithRetain
+from llm.methods.base import METHODS, PRESETS, Method, UnlearnTask, WithRetain, bench_order
 from llm.methods import blur, grad_ascent, grad_diff, idkdpo, npo, ofmu, rmu, simnpo  # noqa: F401
 from llm.methods.blur import Blur
 from llm.methods.grad_ascent import GradAscent
@@ -27,5 +27,5 @@ from llm.methods.simnpo import SimNPO
 
 __all__ = [
     "METHODS", "NPO", "OFMU", "PRESETS", "RMU", "Blur", "GradAscent", "GradDiff", "IdkDPO", "Method", "SimNPO",
-    "UnlearnTask", "WithRetain",
+    "UnlearnTask", "WithRetain", "bench_order",
 ]

@@ -48,6 +48,11 @@ from ofmu_theory.validation import (  # noqa: F401 (checks re-exported for the m
 
 #: Unlearning methods by name; each entry is a :class:`Method` subclass (its fields are the config).
 METHODS: Registry[type[Method]] = Registry("method")
+
+
+def bench_order() -> tuple[str, ...]:
+    """Every registered method in table order (``bench_rank``, then name): the benches' default methods."""
+    return tuple(sorted(METHODS.names(), key=lambda name: (METHODS.get(name).bench_rank, name)))
 PRESETS: tuple[str, ...] = ("openunlearning", "embedded")
 RETAIN_LOSSES: tuple[str, ...] = ("nll", "kl")
 
@@ -106,9 +111,17 @@ class Method(ABC):
         weight_decay: AdamW's decoupled weight decay.
         warmup_epochs: linear warm-up length.
         clip_norm: clip each gradient to this norm (None: no clipping).
+
+    Class attributes:
+        name: the registry name.
+        bench_rank: the method's place in the bench tables (ascending, ties by name): OpenUnlearning's
+            methods and BLUR 10 to 70, OFMU (the subject) 100; the default 90 puts a new method after them.
+        test_settings: hyper-parameters the test suite adds for its 2-layer GPT-2 (e.g. RMU's layer).
     """
 
     name: ClassVar[str] = ""
+    bench_rank: ClassVar[int] = 90
+    test_settings: ClassVar[Mapping[str, Any]] = {}
     #: Our defaults for the embedded GPT-2 (overrides of the dataclass defaults), see docs/llm.md.
     EMBEDDED: ClassVar[Mapping[str, Any]] = {}
 

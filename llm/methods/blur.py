@@ -23,6 +23,7 @@ class Blur(Method):
     """
 
     name = "blur"
+    bench_rank = 70
     EMBEDDED = {"lr": 2e-4, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0}
 
     gamma: float = 1.0

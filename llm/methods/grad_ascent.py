@@ -21,6 +21,7 @@ class GradAscent(Method):
     """
 
     name = "grad_ascent"
+    bench_rank = 10
     EMBEDDED = {"lr": 2e-4, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0}
 
     def plan(self, task: UnlearnTask) -> Plan:

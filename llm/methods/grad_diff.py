@@ -19,6 +19,7 @@ class GradDiff(WithRetain):
     """
 
     name = "grad_diff"
+    bench_rank = 20
     EMBEDDED = {"lr": 2e-4, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0}
 
     def plan(self, task: UnlearnTask) -> Plan:

@@ -27,6 +27,7 @@ class IdkDPO(WithRetain):
     """
 
     name = "idkdpo"
+    bench_rank = 50
     EMBEDDED = {"lr": 5e-4, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0}
 
     beta: float = 0.1

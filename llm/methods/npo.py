@@ -20,6 +20,7 @@ class NPO(WithRetain):
     """
 
     name = "npo"
+    bench_rank = 30
     EMBEDDED = {"lr": 2e-4, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0}
 
     beta: float = 0.1

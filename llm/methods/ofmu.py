@@ -52,6 +52,8 @@ class OFMU(Method):
     """
 
     name = "ofmu"
+    bench_rank = 100
+    test_settings = {"inner_steps": 1}
     EMBEDDED = {"lr": 1e-3, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0,
                 "inner_steps": 1, "lr_in": 1e-3, "beta": 0.1, "rho": 1e-5, "forget_loss": "npo"}
 

@@ -54,6 +54,8 @@ class RMU(Method):
     """
 
     name = "rmu"
+    bench_rank = 60
+    test_settings = {"layer": 1}  # the tests' GPT-2 has 2 blocks
     EMBEDDED = {"lr": 1e-2, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0,
                 "layer": None, "steering_coeff": 20.0, "alpha": 10.0}
 

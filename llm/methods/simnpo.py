@@ -20,6 +20,7 @@ class SimNPO(WithRetain):
     """
 
     name = "simnpo"
+    bench_rank = 40
     EMBEDDED = {"lr": 1e-3, "epochs": 5.0, "batch_size": 8, "retain_batch_size": 32, "warmup_epochs": 1.0}
 
     gamma: float = 0.125

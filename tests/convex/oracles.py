@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import convex  # noqa: F401  (registers the families)
-from ofmu_theory.family import Family
+from convex._affine import AffineQuadratic
+from ofmu_theory.family import FAMILIES, Family
+from tests.strategies import convex_params
 from tests.support import Oracles, oracles, sample, unit  # noqa: F401 (re-exported)
 
-NAMES = ("least_squares_projection", "coupled_quadratic", "wide_quadratic", "l1_regression", "logistic_forget")
-QUADRATIC = ("least_squares_projection", "coupled_quadratic", "wide_quadratic")
+NAMES = tuple(convex_params)
+"""Every registered convex family."""
+QUADRATIC = tuple(name for name in NAMES if issubclass(FAMILIES.get(name), AffineQuadratic))
+"""The convex families with a quadratic lower and upper level (closed-form θ* and θ_ρ, ``rate_params``)."""
 
 
 def levels(family: Family, backend: str = "numpy") -> tuple[Oracles, Oracles]:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ofmu_theory.family import FAMILIES
 from tests.convex.oracles import QUADRATIC, levels, mask_of, minimise, penalised, sample, slope
 from tests.strategies import convex_params, rhos, seeds
 from tests.support import assert_close
@@ -63,11 +64,7 @@ def test_distance_decays_like_one_over_rho(name: str, seed: int, cond: float, di
     Spectra are drawn with ν² ≥ 1 (scale 2, cond ≤ 2) so that 2ρν² ≥ 2 on the whole grid: each
     component decays like 1/(1 + 2ρν_i²), whose fitted slope over [1, 1e4] lies in [−1, −0.95].
     """
-    params = {
-        "least_squares_projection": {"m": dim, "d": dim + 3, "cond": cond, "scale": 2.0},
-        "coupled_quadratic": {"n": dim, "p": dim + 1, "cond": cond, "scale": 2.0},
-        "wide_quadratic": {"n": dim, "p": dim + 2, "q": dim, "cond": cond, "scale": 2.0},
-    }[name]
+    params = FAMILIES.get(name).rate_params(dim, cond)
     family = sample(name, seed=seed, **params)
     assert family.penalty_conditioning() >= 1.0 - 1e-12
     theta_star = family.solution()

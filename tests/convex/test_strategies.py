@@ -11,10 +11,6 @@ from tests.convex.oracles import NAMES, sample
 from tests.strategies import convex_params, seeds
 
 
-def test_every_convex_family_has_a_strategy() -> None:
-    assert set(convex_params) == set(NAMES)
-
-
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=15)
 @given(data=st.data())

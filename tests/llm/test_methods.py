@@ -11,12 +11,10 @@ from llm.methods import METHODS, PRESETS
 from llm.unlearn import RunSettings, build_task, unlearn
 from tests.llm.conftest import tiny_gpt2
 
-# Method-specific settings for a 2-layer model: RMU hooks block 1; OFMU takes one inner step.
-SMALL = {"rmu": {"layer": 1}, "ofmu": {"inner_steps": 1}}
-
-
 def _method(name: str, **extra):
-    return METHODS.get(name).preset("embedded", epochs=1.0, batch_size=2, **{**SMALL.get(name, {}), **extra})
+    """The method with one epoch, batch 2 and its own ``test_settings`` for the 2-layer model (e.g. RMU's layer)."""
+    cls = METHODS.get(name)
+    return cls.preset("embedded", epochs=1.0, batch_size=2, **{**cls.test_settings, **extra})
 
 
 @pytest.fixture(scope="module")

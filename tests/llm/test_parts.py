@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from llm.bench import DEFAULT_METHODS, BenchConfig, markdown_table, plot, summary_row
+from llm.bench import BenchConfig, markdown_table, plot, summary_row
 from llm.checkpoint import load_checkpoint, save_checkpoint
 from llm.data.idk import IDK_PATH, assign_idk, load_idk_answers
 from llm.higher_order import CompositeLayerNorm, make_third_order_safe
@@ -89,7 +89,7 @@ def test_prepare_config_and_cache_key(tmp_path):
 
 
 def test_bench_config_table_and_plot(tmp_path):
-    assert sorted(DEFAULT_METHODS) == METHODS.names()
+    assert sorted(BenchConfig().methods) == METHODS.names() and BenchConfig().methods[-1] == "ofmu"  # OFMU last
     config = BenchConfig(methods=("npo", "ofmu"), overrides={"ofmu": {"beta": 0.2}})
     ofmu = config.method("ofmu", embedded=True)
     assert ofmu.beta == 0.2 and ofmu.epochs == 5.0 and ofmu.batch_size == 8 and ofmu.retain_batch_size == 32

@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-import nonconvex  # noqa: F401  (registers the families)
 from ofmu_theory.family import Family
+from tests.strategies import nonconvex_params
 from tests.support import Oracles, assert_taylor_order2, oracles, sample, unit  # noqa: F401 (re-exported)
 
-NAMES = ("shen_chen", "bome_toy", "matrix_factorisation", "two_layer_net", "hyper_cleaning")
+NAMES = tuple(nonconvex_params)
+"""Every registered non-convex family."""
 
 
 def both_levels(family: Family, backend: str) -> dict[str, Oracles]:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ofmu_theory.family import FAMILIES
 from tests.nonconvex.oracles import NAMES, assert_taylor, both_levels, random_point, sample, unit
 from tests.strategies import nonconvex_params, seeds
 from tests.support import assert_close
@@ -79,7 +80,7 @@ def test_every_family_has_third_order_oracles_in_both_backends() -> None:
                 assert o.has_d3, (name, backend)
 
 
-@pytest.mark.parametrize("name", ["two_layer_net", "hyper_cleaning"])
+@pytest.mark.parametrize("name", [n for n in NAMES if FAMILIES.get(n).stochastic])
 @given(data=st.data())
 def test_stochastic_batches_agree_and_average(name: str, data: st.DataObject) -> None:
     """Mini-batch oracles agree across backends, and the full objective is the row-weighted mean

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -61,8 +61,13 @@ def test_finite_differences_match_exact_derivatives_with_similarity(
         assert _rel(fd.penalised(x, rho, FULL).grad_F, grad_F) <= tol_F, f"∇F, {scheme}"
 
 
+def _fields(name: str) -> set[str]:
+    """The hyper-parameters of the registered solver ``name``."""
+    return {f.name for f in fields(SOLVERS.get(name))}
+
+
 # --- the penalty schedule ------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["ofmu", "grad-penalty", "value-penalty"])
+@pytest.mark.parametrize("name", [n for n in SOLVERS.names() if {"rho", "gamma", "rho_cap"} <= _fields(n)])
 @given(
     rho0=st.floats(0.01, 10.0),
     gamma=st.sampled_from([1.0, 1.5, 2.0, 10.0]),
@@ -86,11 +91,12 @@ def test_rho_column_is_the_geometric_schedule(name: str, rho0: float, gamma: flo
 # --- iterates stay in Θ --------------------------------------------------------------------------
 def _solver(name: str, eta_in, eta_out, t_in, t_out):
     """``name`` with two inner steps (where it has any) and the drawn steps and transforms."""
-    if name in ("ofmu", "alternating"):
-        return SOLVERS.get(name)(inner_steps=2, eta_in=eta_in, eta_out=eta_out, transform_in=t_in, transform_out=t_out, max_steps=4)
-    if name == "grad-penalty":
+    own = _fields(name)
+    if name == "grad-penalty":  # its default single loop
         return SOLVERS.get(name)(eta_out=eta_out, transform_out=t_out, max_steps=4)
-    if name == "value-penalty":
+    if {"eta_in", "eta_out", "transform_in", "transform_out"} <= own:  # two loops (ofmu, alternating)
+        return SOLVERS.get(name)(inner_steps=2, eta_in=eta_in, eta_out=eta_out, transform_in=t_in, transform_out=t_out, max_steps=4)
+    if "eta_in" in own:  # value-penalty: inner ascent, one outer rule
         return SOLVERS.get(name)(inner_steps=2, eta_in=eta_in, eta=eta_out, transform=t_out, max_steps=4)
     return SOLVERS.get(name)(eta=eta_out, transform=t_out, max_steps=4)
 
@@ -227,13 +233,13 @@ def test_one_step_with_decoupled_weight_decay(seed: int, eta: float, decay: floa
     np.testing.assert_allclose(solver.run(problem).theta, expected, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["ofmu", "scalarized", "projection", "alternating"])
+@pytest.mark.parametrize("name", SOLVERS.names())
 @given(start=st.floats(1e-3, 0.1), steps=st.integers(1, 4), warmup=st.integers(0, 2))
 @settings(max_examples=5)
 def test_scheduled_step_sizes_follow_their_schedule(name: str, start: float, steps: int, warmup: int) -> None:
     schedule = Cosine(start, steps, end=start / 10, warmup=warmup)
     rule = Scheduled(schedule)
-    kwargs = {"eta_out": rule} if name in ("ofmu", "alternating") else {"eta": rule}
+    kwargs = {"eta_out": rule} if "eta_out" in _fields(name) else {"eta": rule}
     trace = SOLVERS.get(name)(max_steps=5, **kwargs).run(poly_problem(1, 3, "numpy")).trace
     np.testing.assert_allclose(trace["eta_out"], [schedule(k) for k in range(5)], rtol=1e-15)
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from vision.methods import METHODS, bench_order
 from vision.train import TrainConfig
 
 #: Original / Retrain recipe of the tests.
 TINY_TRAIN = TrainConfig(width=8, epochs=4, lr=0.05, batch_size=64)
 
-#: Per-method overrides (the bench's ``overrides``; Retrain's recipe only for the method itself).
+#: Per-method overrides (the bench's ``overrides``): each method's declared ``test_settings``, Retrain's
+#: (its recipe) apart, which the bench does not take.
 FAST: dict[str, dict[str, Any]] = {
-    "ft": {"epochs": 0.5}, "ga": {"epochs": 1.0}, "rl": {"epochs": 0.5}, "l1_sparse": {"epochs": 0.5},
-    "salun": {"epochs": 0.5}, "scrub": {"epochs": 2, "max_epochs": 1}, "graddiff": {"epochs": 1.0},
-    "blur": {"epochs": 1.0},
-    "ofmu": {"max_steps": 4, "inner_steps": 2, "rho": 0.001, "eta_in": 0.01, "eta_out": 0.01, "batch_size": 128},
+    name: dict(METHODS.get(name).test_settings) for name in bench_order() if name != "retrain"
 }
 
 #: The same as ``--set method.key=value`` flags.

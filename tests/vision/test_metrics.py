@@ -31,7 +31,7 @@ LABELS = np.array([0, 1, 1, 2, 2])
 
 
 def test_registry_names() -> None:
-    assert METRICS.names() == ["accuracy", "avg_gap", "mia_efficacy", "ra", "rte", "ta", "ua"]
+    assert {"accuracy", "avg_gap", "mia_efficacy", "ra", "rte", "ta", "ua"} <= set(METRICS.names())  # the shipped ones
 
 
 def test_ua_ra_ta_on_hand_made_predictions() -> None:

@@ -17,10 +17,8 @@ Registered entries (name → core solver):
 import dataclasses
 
 from vision.methods import blur, ft, ga, graddiff, l1_sparse, ofmu, retrain, rl, salun, scrub  # noqa: F401
-from vision.methods.base import METHODS, Method, SgdMethod, UnlearnTask, Unlearned
+from vision.methods.base import METHODS, Method, SgdMethod, UnlearnTask, Unlearned, bench_order
 
-#: The bench's order: Retrain first (the reference), then the baselines, then OFMU.
-BENCH_ORDER = ("retrain", "ft", "ga", "rl", "l1_sparse", "salun", "scrub", "graddiff", "blur", "ofmu")
 
 
 def make_method(name: str, **overrides: object) -> Method:
@@ -37,4 +35,4 @@ def make_method(name: str, **overrides: object) -> Method:
     return cls(**overrides)
 
 
-__all__ = ["BENCH_ORDER", "METHODS", "Method", "SgdMethod", "UnlearnTask", "Unlearned", "make_method"]
+__all__ = ["METHODS", "Method", "SgdMethod", "UnlearnTask", "Unlearned", "bench_order", "make_method"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +39,11 @@ from vision.splits import Split
 
 #: Unlearning methods by name; each entry is a :class:`Method` subclass (its fields are the config).
 METHODS: Registry[type[Method]] = Registry("method")
+
+
+def bench_order() -> tuple[str, ...]:
+    """Every registered method in table order (``bench_rank``, then name): Retrain, the baselines, OFMU."""
+    return tuple(sorted(METHODS.names(), key=lambda name: (METHODS.get(name).bench_rank, name)))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -118,9 +124,21 @@ class Unlearned:
 
 @dataclass(frozen=True, kw_only=True)
 class Method(ABC):
-    """Base of every method: ``plan`` is the only moving part; ``unlearn`` is shared."""
+    """Base of every method: ``plan`` is the only moving part; ``unlearn`` is shared.
+
+    Class attributes:
+        name: the registry name.
+        bench_rank: the method's place in the bench tables (ascending, ties by name): Retrain 0 (the
+            reference), the baselines 10 to 80, OFMU 100 (the subject); the default 90 puts a new method
+            after the baselines.
+        core_solver: the registered core solver the method hands its objectives to.
+        test_settings: hyper-parameters giving the test suite's tiny budget (a few core steps on digits).
+    """
 
     name: ClassVar[str] = ""
+    bench_rank: ClassVar[int] = 90
+    core_solver: ClassVar[str] = ""
+    test_settings: ClassVar[Mapping[str, Any]] = {}
 
     @abstractmethod
     def plan(self, task: UnlearnTask) -> Plan:

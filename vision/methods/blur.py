@@ -25,6 +25,9 @@ class BLUR(SgdMethod):
     """
 
     name = "blur"
+    bench_rank = 80
+    core_solver = "blur"
+    test_settings = {"epochs": 1.0}
 
     epochs: float = 3.0
     lr: float = 0.005

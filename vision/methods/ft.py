@@ -24,6 +24,9 @@ class FT(SgdMethod):
     """
 
     name = "ft"
+    bench_rank = 10
+    core_solver = "scalarized"
+    test_settings = {"epochs": 0.5}
 
     epochs: float = 3.0
     lr: float = 0.03

@@ -23,6 +23,9 @@ class GA(SgdMethod):
     """
 
     name = "ga"
+    bench_rank = 20
+    core_solver = "scalarized"
+    test_settings = {"epochs": 1.0}
 
     epochs: float = 3.0
     lr: float = 2e-4

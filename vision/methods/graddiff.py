@@ -25,6 +25,9 @@ class GradDiff(SgdMethod):
     """
 
     name = "graddiff"
+    bench_rank = 70
+    core_solver = "scalarized"
+    test_settings = {"epochs": 1.0}
 
     epochs: float = 3.0
     lr: float = 0.01

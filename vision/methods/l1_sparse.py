@@ -27,6 +27,9 @@ class L1Sparse(SgdMethod):
     """
 
     name = "l1_sparse"
+    bench_rank = 40
+    core_solver = "scalarized"
+    test_settings = {"epochs": 0.5}
 
     epochs: float = 3.0
     lr: float = 0.03

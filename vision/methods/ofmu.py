@@ -70,6 +70,11 @@ class OFMU(Method):
     """
 
     name = "ofmu"
+    bench_rank = 100
+    core_solver = "ofmu"
+    test_settings = {
+        "max_steps": 4, "inner_steps": 2, "rho": 0.001, "eta_in": 0.01, "eta_out": 0.01, "batch_size": 128,
+    }
 
     max_steps: int = 100
     inner_steps: int = 1

@@ -22,6 +22,9 @@ class Retrain(Method):
     """
 
     name = "retrain"
+    bench_rank = 0
+    core_solver = "scalarized"
+    test_settings = {"recipe": TrainConfig(width=8, epochs=1, lr=0.05, batch_size=64)}
 
     recipe: TrainConfig = field(default_factory=TrainConfig)
 

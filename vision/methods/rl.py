@@ -32,6 +32,9 @@ class RL(SgdMethod):
     """
 
     name = "rl"
+    bench_rank = 30
+    core_solver = "scalarized"
+    test_settings = {"epochs": 0.5}
 
     epochs: float = 2.0
     lr: float = 0.01

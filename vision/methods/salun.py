@@ -64,6 +64,9 @@ class SalUn(RL):
     """
 
     name = "salun"
+    bench_rank = 50
+    core_solver = "scalarized"
+    test_settings = {"epochs": 0.5}
 
     mask_fraction: float = 0.5
     epochs: float = 3.0

@@ -33,6 +33,9 @@ class SCRUB(SgdMethod):
     """
 
     name = "scrub"
+    bench_rank = 60
+    core_solver = "alternating"
+    test_settings = {"epochs": 2, "max_epochs": 1}
 
     epochs: float = 3
     max_epochs: int = 1
