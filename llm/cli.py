@@ -41,6 +41,7 @@ from ofmu_theory.clihelp import epilog, verbatim
 from ofmu_theory.io import hold_lock, output_dir
 
 logger = logging.getLogger("llm.cli")
+HF_BARS_ENV = "HF_HUB_DISABLE_PROGRESS_BARS"
 
 
 def method_sets(items: list[str], methods: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -61,7 +62,8 @@ def method_sets(items: list[str], methods: tuple[str, ...]) -> dict[str, dict[st
 
 def _quiet_hub(command: Any) -> Any:
     """Run ``command(args)`` with the transformers progress bars (e.g. "Loading weights") off under --quiet,
-    restored afterwards."""
+    restored afterwards; the environment variable that huggingface_hub reads at import turns them off in the
+    bench's worker processes too."""
     import functools  # noqa: PLC0415
 
     @functools.wraps(command)
@@ -71,12 +73,18 @@ def _quiet_hub(command: Any) -> Any:
         from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
         was = hf_logging.is_progress_bar_enabled()
+        env_before = os.environ.get(HF_BARS_ENV)
         hf_logging.disable_progress_bar()
+        os.environ[HF_BARS_ENV] = "1"
         try:
             return command(args)
         finally:
             if was:
                 hf_logging.enable_progress_bar()
+            if env_before is None:
+                os.environ.pop(HF_BARS_ENV, None)
+            else:
+                os.environ[HF_BARS_ENV] = env_before
 
     return run
 

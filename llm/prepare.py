@@ -255,7 +255,8 @@ def _build(config: PrepareConfig, resolved: PrepareConfig, folder: Path, *, prog
             template_name = _template_name(resolved, tokenizer)
             logger.info("prepare: fine-tuning the %s model on %d QA pairs", which, len(items))
             result = finetune(model, tokenizer, PROMPTS.get(template_name), items, resolved.recipe, seed=resolved.seed,
-                              max_length=resolved.max_length, progress=progress)
+                              max_length=resolved.max_length, progress=progress,
+                              label=f"fine-tuning the {which} model")
             save_pretrained(model, tokenizer, tmp)
             write_json(tmp / "train.json", {"items": len(items), "core": result.to_dict(),
                                             "template": template_name})

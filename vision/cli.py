@@ -137,20 +137,21 @@ def _unlearn(args: argparse.Namespace) -> int:
 def _unlearn_one(args: argparse.Namespace, config: Any) -> int:
     import contextlib
 
-    from ofmu_theory.io import output_path
+    from ofmu_theory.io import output_dir
 
     with contextlib.ExitStack() as stack:  # --out is claimed (writable, locked, not finished) before any work
-        json_tmp = (stack.enter_context(output_path(args.out, overwrite=args.overwrite, kind="file"))
-                    if args.out else None)
-        code = _unlearn_into(args, config, json_tmp)
+        staging = stack.enter_context(output_dir(args.out, overwrite=args.overwrite)) if args.out else None
+        code = _unlearn_into(args, config, staging)
     if args.out:
-        print(f"wrote {args.out}")
+        print(f"wrote {args.out}/result.json" + ("" if code else " and model/model.safetensors"))
     return code
 
 
-def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
+def _unlearn_into(args: argparse.Namespace, config: Any, staging: Any) -> int:
+    from ofmu_theory.runinfo import run_metadata
     from vision.bench import bench_split, load_bench_data, run_method
     from vision.evaluate import evaluate
+    from vision.storage import save_safetensors_model
     from vision.train import load_or_train
 
     data, _ = load_bench_data(config)
@@ -161,8 +162,9 @@ def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
     retrain = load_or_train(data, split.retain, config=config.train, seed=config.seed, name="Retrain",
                             cache=config.cache, progress=progress)
     reference = evaluate(retrain.model, data, split, wall_s=retrain.wall_s)
+    kept: list[Any] = []
     row = run_method(args.method, original, data, split, config=config, reference=reference,
-                     retrain_s=retrain.wall_s, progress=progress)
+                     retrain_s=retrain.wall_s, progress=progress, keep=kept)
     m = row.metrics or {}
     print(f"{row.method} ({split.mode}): {row.status}" + (f" — {row.message}" if row.message else ""))
     for key, label in (("ua", "UA"), ("ra", "RA"), ("ta", "TA"), ("mia_efficacy", "MIA-Efficacy")):
@@ -172,8 +174,15 @@ def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
         print(f"  Avg. Gap      {row.avg_gap:7.2f}")
     if row.wall_s is not None:
         print(f"  time          {row.wall_s:7.1f} s = {row.time_ratio:.3f} × Retrain ({retrain.wall_s:.1f} s)")
-    if json_tmp is not None:
-        write_json(json_tmp, {"row": row.to_dict(), "retrain": reference.to_dict(), "config": config.to_dict()})
+    if staging is not None:  # the layout of `ofmu llm unlearn --out`: model/ and result.json
+        if kept and row.status == "OK":
+            (staging / "model").mkdir()
+            save_safetensors_model(staging / "model" / "model.safetensors", kept[0])
+        write_json(staging / "result.json", {
+            "method": row.method, "config": row.config, "status": row.status, "message": row.message,
+            "nit": row.nit, "wall_s": row.wall_s, "metrics": row.metrics, "avg_gap": row.avg_gap,
+            "retrain": reference.to_dict(), "row": row.to_dict(),
+            "metadata": run_metadata(seed=config.seed, config=config.to_dict())})
     return 0 if row.status == "OK" else 1
 
 
