@@ -114,7 +114,7 @@ def per_method(settings: dict[str, Any], methods: list[str] | tuple[str, ...], *
                 raise ValueError(f"{what} {key}={value!r}: method {method!r} is not in this run "
                                  f"({', '.join(methods)})")
             if name not in valid:
-                raise ValueError(f"{what} {key}={value!r}: {method!r} has no option {name!r}; valid: "
+                raise ValueError(f"{what} {key}={value!r}: unknown option {key!r}; {method!r} has: "
                                  f"{', '.join(sorted(valid))}")
             out[method][name] = value
             continue

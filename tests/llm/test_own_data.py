@@ -88,9 +88,10 @@ def test_one_file_with_custom_splits_end_to_end(tmp_path, capsys, caplog):
     assert 0.0 <= summary["forget_quality"] <= 1.0
 
     bench = tmp_path / "bench"
-    assert main(["llm", "bench", "--profile", "smoke", "--out", str(bench), "--methods", "grad_diff",
+    assert main(["llm", "bench", "--profile", "smoke", "--out", str(bench), "--methods", "grad_diff,ofmu",
                  "--no-hvp-check", "--tune-data", str(tune), *common]) == 0
-    assert json.loads((bench / "bench.json").read_text())["levels"][0]["methods"]["grad_diff"]["per_seed"]
+    level = json.loads((bench / "bench.json").read_text())["levels"][0]
+    assert level["methods"]["grad_diff"]["per_seed"] and level["methods"]["ofmu"]["per_seed"]
 
     # the same --cache-dir with another data seed is refused, naming the key that differs
     capsys.readouterr()
