@@ -43,8 +43,8 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         default = action.default
         unset = default is None or default is False or default is argparse.SUPPRESS or default == []
-        if ("default" in text or unset or not action.option_strings
-                or isinstance(action, (argparse._HelpAction, argparse._VersionAction))):
+        flag = (argparse._HelpAction, argparse._VersionAction, argparse._StoreTrueAction, argparse._StoreFalseAction)
+        if "default" in text or unset or not action.option_strings or isinstance(action, flag):
             return text
         return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
 
