@@ -93,7 +93,7 @@ def _option_help(text: str, option: str) -> str:
     """The help paragraph of ``option`` in a formatted help text (its line and the indented lines after it)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if re.match(rf"^  (-\w, )?{re.escape(option)}\b", line):
+        if re.match(rf"^  (-\w, )?{re.escape(option)}(?=[ ,]|$)", line):
             block = [line]
             for nxt in lines[i + 1:]:
                 if not re.match(r"^\s{10,}\S", nxt):
