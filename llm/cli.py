@@ -1,18 +1,8 @@
-"""``ofmu llm``: prepare | unlearn | eval | bench.
+"""``ofmu llm``: prepare | check-data | unlearn | eval | bench (the user-facing text is :data:`DESCRIPTION`).
 
-``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_cli/main.py). Every
-sub-command takes the same *prepare options* (model, data, forget split, fine-tuning recipe, evaluation
-settings), which identify one cached prepared entry; ``unlearn``, ``eval`` and ``bench`` build it first
-when it is missing (a cache hit is instant)::
-
-    ofmu llm prepare                                   # embedded GPT-2 on the generated corpus, forget10
-    ofmu llm unlearn --method ofmu --out runs/ofmu --set beta=0.2 --checkpoint-every 10
-    ofmu llm unlearn --method ofmu --out runs/ofmu --checkpoint-every 10 --resume   # after an interruption
-    ofmu llm eval --model-dir runs/ofmu/model --out runs/ofmu/eval
-    ofmu llm bench --out runs/bench                    # the fair protocol (quick profile): verdicts, plots
-    ofmu llm bench --profile single --model smollm2 --lora --methods npo,ofmu --out runs/smol
-    ofmu llm unlearn --method ofmu --out runs/ofmu --bf16 --gradient-checkpointing --set hvp=fd
-    torchrun --nproc_per_node=4 -m llm.cli llm unlearn --method grad_diff --out runs/gd   # data parallel
+``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_cli/main.py); the shared
+options live in :mod:`llm.cli_options`. Every sub-command takes the same *prepare options*, which identify one
+cached prepared entry; ``unlearn``, ``eval`` and ``bench`` build it first when it is missing.
 
 Under torchrun (``WORLD_SIZE > 1``) ``unlearn`` builds a missing prepared entry one rank at a time (a file
 lock), then joins the process group from the environment (nccl on CUDA, gloo on CPU); every rank trains
@@ -20,9 +10,7 @@ on its own shard of each batch, and only rank 0 writes files and prints. ``bench
 
 Every command claims its ``--out`` before any work (writable, one run at a time, a finished one replaced
 only with ``--overwrite``) and writes it whole at the end or not at all (:func:`ofmu_theory.io.output_dir`).
-
-Exit status: 0 on success, 1 when the core reports a divergence (nothing is written), 2 on bad input,
-3 on an environment or I/O failure, 130 / 143 when interrupted (see README.md).
+Exit statuses: README.md.
 """
 
 from __future__ import annotations
@@ -34,127 +22,39 @@ import os
 from pathlib import Path
 from typing import Any
 
+from llm.cli_options import (
+    add_prepare_options,
+    add_run_options,
+    data_help,
+    lora_options,
+    method_options_help,
+    methods_help,
+    metrics_help,
+    models_help,
+    parse_sets,
+    prepare_config,
+    prepared_entry,
+    profiles_help,
+    run_settings,
+)
+from ofmu_theory.clihelp import epilog, verbatim
 from ofmu_theory.io import hold_lock, output_dir
-from ofmu_theory.settings import parse_assignments
 
 logger = logging.getLogger("llm.cli")
+HF_BARS_ENV = "HF_HUB_DISABLE_PROGRESS_BARS"
 
 
-def parse_sets(items: list[str], *, what: str = "--set") -> dict[str, Any]:
-    """["beta=0.2", "trainable_layers=1,2"] -> {"beta": 0.2, "trainable_layers": [1, 2]}."""
-    return parse_assignments(items, what=what, lists=True)
+def method_sets(items: list[str], methods: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``--set key=value`` (every method of the run that has the option) or ``method.key=value``."""
+    import dataclasses  # noqa: PLC0415
 
+    from llm.methods import METHODS  # noqa: PLC0415
+    from ofmu_theory.settings import per_method  # noqa: PLC0415
 
-# --- shared options --------------------------------------------------------------------------------
+    def fields(name: str) -> set[str]:
+        return {f.name for f in dataclasses.fields(METHODS.get(name)) if f.init}
 
-
-def add_prepare_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("prepared entry (model, data, recipe)")
-    g.add_argument("--model", default="embedded", help="'embedded' (default), 'smollm2', or a hub id / local folder")
-    g.add_argument("--size", default="tiny", help="embedded model size: micro | tiny | small | medium (default tiny)")
-    g.add_argument("--data", default="generated", help="'generated' (default), 'hub', or a folder of TOFU JSON files")
-    g.add_argument("--n-authors", type=int, default=40, help="generated corpus: authors (default 40)")
-    g.add_argument("--questions-per-author", type=int, default=10, help="generated corpus: QA pairs per author")
-    g.add_argument("--forget-split", default="forget10", help="forget01 | forget05 | forget10 (default forget10)")
-    g.add_argument("--world-knowledge", action=argparse.BooleanOptionalAction, default=None,
-                   help="add real_authors + world_facts to the training sets (default: embedded model only)")
-    g.add_argument("--train-epochs", type=float, default=None, help="fine-tuning epochs (default: by model)")
-    g.add_argument("--train-lr", type=float, default=None, help="fine-tuning peak lr (default: by model)")
-    g.add_argument("--train-batch-size", type=int, default=None, help="fine-tuning batch (default 32)")
-    g.add_argument("--template", default=None, help="prompt template name (default: by model)")
-    g.add_argument("--max-length", type=int, default=256, help="longest tokenised sequence (default 256)")
-    g.add_argument("--eval-batch-size", type=int, default=64)
-    g.add_argument("--max-new-tokens", type=int, default=None,
-                   help="ROUGE generation budget (default 64 for the embedded model, 200 otherwise)")
-    g.add_argument("--eval-limit", type=int, default=None, help="evaluate only the first N items of each set")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--dtype", default="float32", help="hub model weights dtype (default float32)")
-    g.add_argument("--trust-remote-code", action="store_true", help="allow a hub repository's own model code")
-    g.add_argument("--pad-token", default=None, help="pad token for a tokenizer without one: eos | unk | TOKEN")
-    g.add_argument("--revision", default=None, help="pinned hub revision")
-    g.add_argument("--cache-dir", default=None, help="the prepared entry's folder (default $OFMU_CACHE/llm/<key>)")
-    g.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: 1 for the embedded model, torch's default otherwise)")
-    g.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def prepare_config(args: argparse.Namespace) -> Any:
-    from llm.prepare import EvalSettings, PrepareConfig  # noqa: PLC0415
-    from llm.train import EMBEDDED_RECIPE, TOFU_RECIPE, TrainRecipe  # noqa: PLC0415
-
-    embedded = args.model == "embedded"
-    base = EMBEDDED_RECIPE if embedded else TOFU_RECIPE
-    recipe = TrainRecipe(epochs=args.train_epochs or base.epochs, lr=args.train_lr or base.lr,
-                         batch_size=args.train_batch_size or base.batch_size, warmup_epochs=base.warmup_epochs,
-                         weight_decay=base.weight_decay)
-    new_tokens = args.max_new_tokens or (64 if embedded else 200)
-    return PrepareConfig(
-        model=args.model, size=args.size, data=args.data, n_authors=args.n_authors,
-        questions_per_author=args.questions_per_author, forget_split=args.forget_split,
-        world_knowledge=args.world_knowledge, recipe=recipe, template=args.template, max_length=args.max_length,
-        eval=EvalSettings(batch_size=args.eval_batch_size, max_new_tokens=new_tokens, limit=args.eval_limit),
-        seed=args.seed, dtype=args.dtype, trust_remote_code=args.trust_remote_code, pad_token=args.pad_token,
-        revision=args.revision,
-    )
-
-
-def _prepared(args: argparse.Namespace) -> Any:
-    from llm.bench import set_threads  # noqa: PLC0415
-    from llm.distributed import env_world_size, file_lock  # noqa: PLC0415
-    from llm.prepare import cache_key, cache_root, prepare  # noqa: PLC0415
-
-    # The embedded model's tensors are tiny: one intra-op thread is nearly as fast as two on an idle machine
-    # and far faster on a busy one (spin-waiting threads; measured in docs/llm.md), so it is the default there.
-    set_threads(args.threads if args.threads is not None else (1 if args.model == "embedded" else None))
-    config = prepare_config(args)
-    if env_world_size() == 1:  # one process builds an entry at a time; a second waits, then finds it complete
-        folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)
-        with hold_lock(folder, what="the prepared entry", wait=True):
-            return prepare(config, cache_dir=folder, progress=not args.quiet)
-    # torchrun: before the process group exists, the ranks take turns — the first builds a missing entry
-    # (fine-tuning in one process), the others then find it complete in the cache.
-    folder = Path(args.cache_dir) if args.cache_dir else cache_root() / cache_key(config)
-    with file_lock(folder.with_name(folder.name + ".lock")):
-        return prepare(config, cache_dir=folder, progress=False)
-
-
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("unlearning run")
-    g.add_argument("--preset", default=None, choices=["openunlearning", "embedded"],
-                   help="method defaults (default: embedded for the embedded model, else openunlearning)")
-    g.add_argument("--lora", action="store_true", help="train LoRA adapters only (base weights never change)")
-    g.add_argument("--lora-r", type=int, default=8)
-    g.add_argument("--lora-alpha", type=float, default=16.0)
-    g.add_argument("--lora-targets", default="all-linear", help="comma-separated module names, or all-linear")
-    g.add_argument("--max-retain-nll", type=float, default=None,
-                   help="utility floor: stop once the retain NLL on a probe exceeds this (default off)")
-    g.add_argument("--device", default="auto",
-                   help="auto (CUDA if available; cuda:$LOCAL_RANK under torchrun) | cpu | cuda | cuda:N")
-    g.add_argument("--bf16", action="store_true",
-                   help="forward passes under torch.autocast(bfloat16); θ stays float32 (master parameters)")
-    g.add_argument("--gradient-checkpointing", action="store_true",
-                   help="recompute each transformer layer's activations in the backward pass (less memory)")
-    g.add_argument("--attn-implementation", default=None,
-                   help="eager | sdpa | flash_attention_2 (default: the model's; exact HVPs switch to eager)")
-
-
-def run_settings(args: argparse.Namespace, prepared: Any) -> Any:
-    """The :class:`~llm.unlearn.RunSettings` of the run options."""
-    from llm.unlearn import RunSettings  # noqa: PLC0415
-
-    return RunSettings(seed=args.seed, lora=lora_options(args), max_length=prepared.config.max_length,
-                       max_retain_nll=args.max_retain_nll, checkpoint_every=getattr(args, "checkpoint_every", None),
-                       device=args.device, bf16=args.bf16, gradient_checkpointing=args.gradient_checkpointing,
-                       attn_implementation=args.attn_implementation)
-
-
-def lora_options(args: argparse.Namespace) -> Any:
-    from llm.lora import LoraOptions  # noqa: PLC0415
-
-    if not args.lora:
-        return None
-    targets = args.lora_targets if args.lora_targets == "all-linear" else tuple(args.lora_targets.split(","))
-    return LoraOptions(r=args.lora_r, alpha=args.lora_alpha, target_modules=targets)
+    return per_method(parse_sets(items), methods, fields=fields)
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -162,7 +62,8 @@ def lora_options(args: argparse.Namespace) -> Any:
 
 def _quiet_hub(command: Any) -> Any:
     """Run ``command(args)`` with the transformers progress bars (e.g. "Loading weights") off under --quiet,
-    restored afterwards."""
+    restored afterwards; the environment variable that huggingface_hub reads at import turns them off in the
+    bench's worker processes too."""
     import functools  # noqa: PLC0415
 
     @functools.wraps(command)
@@ -172,18 +73,24 @@ def _quiet_hub(command: Any) -> Any:
         from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
         was = hf_logging.is_progress_bar_enabled()
+        env_before = os.environ.get(HF_BARS_ENV)
         hf_logging.disable_progress_bar()
+        os.environ[HF_BARS_ENV] = "1"
         try:
             return command(args)
         finally:
             if was:
                 hf_logging.enable_progress_bar()
+            if env_before is None:
+                os.environ.pop(HF_BARS_ENV, None)
+            else:
+                os.environ[HF_BARS_ENV] = env_before
 
     return run
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    prepared = _prepared(args)
+    prepared = prepared_entry(args)
     print(f"prepared entry: {prepared.folder}")
     return 0
 
@@ -203,7 +110,7 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
 
     # bad input fails before any work: the method and its --set values, --resume without a checkpoint
     preset = args.preset or ("embedded" if args.model == "embedded" else "openunlearning")
-    method = METHODS.get(args.method).preset(preset, **parse_sets(args.set))
+    method = METHODS.get(args.method).preset(preset, **method_sets(args.set, (args.method,)).get(args.method, {}))
     out = Path(args.out)
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(out.name + ".checkpoint")
     if args.resume and not has_checkpoint(checkpoint_dir):
@@ -214,7 +121,7 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
         staging = (claim.enter_context(output_dir(out, overwrite=args.overwrite)) if _env_main_rank() else None)
         if args.checkpoint_dir and _env_main_rank():  # a shared --checkpoint-dir is one run's at a time too
             claim.enter_context(hold_lock(checkpoint_dir, what="--checkpoint-dir"))
-        prepared = _prepared(args)
+        prepared = prepared_entry(args)
         settings = run_settings(args, prepared)
         info = distributed.init_from_env(resolve_device(settings.device))
         main_rank = distributed.is_main()
@@ -274,7 +181,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                 "e.g. <unlearn --out>/model)")
     out = Path(args.out) if args.out else Path(args.model_dir).with_name("eval")
     with output_dir(out, overwrite=args.overwrite) as staging:  # claimed before any work; whole or nothing
-        prepared = _prepared(args)
+        prepared = prepared_entry(args)
         model, tokenizer = load_pretrained(args.model_dir, dtype=args.dtype, local_files_only=True,
                                            trust_remote_code=args.trust_remote_code, pad_token=args.pad_token)
         check_finite(model, str(args.model_dir))
@@ -299,14 +206,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--jobs applies to the protocol profiles only, not --profile single (got --jobs {args.jobs})")
 
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else bench_order()
-    overrides: dict[str, dict[str, Any]] = {}
-    for key, value in parse_sets(args.set).items():
-        name, dot, field_name = key.partition(".")
-        if not dot:
-            raise ValueError(f"bench --set needs method.key=value, got {key!r}")
-        overrides.setdefault(name, {})[field_name] = value
     from llm.methods import METHODS  # noqa: PLC0415
 
+    overrides = method_sets(args.set, methods)
     for name, values in overrides.items():  # names and values are checked before any work
         METHODS.get(name).from_dict(values)
     config = BenchConfig(methods=methods, epochs=5.0 if args.epochs is None else args.epochs,
@@ -321,7 +223,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     with output_dir(args.out, overwrite=args.overwrite) as staging:  # claimed before any work; whole or nothing
         start = time.perf_counter()
-        prepared = _prepared(args)
+        prepared = prepared_entry(args)
         prepare_s = time.perf_counter() - start
         report = run_bench(prepared, config, staging, progress=not args.quiet, save_models=args.save_models,
                            prepare_s=prepare_s)
@@ -331,20 +233,74 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_data(args: argparse.Namespace) -> int:
+    from llm.data.check import check_data  # noqa: PLC0415
+
+    if args.data in ("generated", "hub"):
+        raise ValueError("--data: check-data checks your own data, a TOFU JSON file or a folder of split files")
+    config = prepare_config(args)  # the split names exactly as prepare will read them
+    findings, notices = check_data(args.data, forget=config.forget_split, retain=config.retain_split,
+                                   holdout=config.holdout_split, question_key=args.question_key)
+    for notice in notices:
+        print(f"notice: {notice}")
+    for finding in findings:
+        print(finding)
+    errors = sum(f.level == "error" for f in findings)
+    print(f"{args.data}: {errors} error(s), {len(findings) - errors} warning(s)")
+    return 2 if errors else 0
+
+
+DESCRIPTION = """\
+Unlearning of causal language models on TOFU-format question-answer data.
+
+  prepare     build the data, the target model (fine-tuned on forget + retain) and the retain model
+              (retain only), cached by their options; the other commands build it when missing
+  check-data  check your own TOFU-format data (schema, degenerate cases) before any training
+  unlearn     run one method from the target model; --out gets model/ (safetensors) and result.json
+  eval        TOFU metrics of a saved model against the prepared entry's retain model
+  bench       every method under the same compute budget: tables, plots and a verdict
+
+Examples:
+  ofmu llm prepare
+  ofmu llm check-data --data my_tofu.json --forget-split forget --retain-split retain --holdout-split holdout
+  ofmu llm unlearn --method ofmu --out runs/ofmu --set beta=0.2 --seed 1 --eval
+  ofmu llm eval --model-dir runs/ofmu/model --out runs/ofmu/eval
+  ofmu llm bench --out runs/bench --profile quick
+'ofmu llm COMMAND --help' lists each command's options, methods, metrics and defaults (docs/llm.md)."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``llm`` with its sub-commands to the ``ofmu`` parser."""
-    llm = subparsers.add_parser("llm", help="LLM unlearning on TOFU: prepare | unlearn | eval | bench",
-                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    llm = subparsers.add_parser("llm", help="LLM unlearning on TOFU: prepare | check-data | unlearn | eval | bench",
+                                description=verbatim(DESCRIPTION))
     sub = llm.add_subparsers(dest="llm_command", required=True)
+    entry_help = (data_help, models_help)
 
-    p = sub.add_parser("prepare", help="build the corpus and the target / retain models (cached)")
+    p = sub.add_parser("prepare", help="build the corpus and the target / retain models (cached)",
+                       description="Build (or find in the cache) the prepared entry: the data, the target model "
+                                   "fine-tuned on forget + retain, the retain model, and both models' evaluation.",
+                       epilog=epilog(*entry_help))
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_prepare))
 
-    p = sub.add_parser("unlearn", help="run one method on the target model; save the model and its trace")
-    p.add_argument("--method", required=True, help="method name (see docs/llm.md)")
+    p = sub.add_parser("check-data", help="check a TOFU-format dataset before any training",
+                       description="Check your own TOFU-format data as prepare will read it: each split's schema, "
+                                   "the splits derived from others, and the degenerate cases that make the metrics "
+                                   "meaningless (perturbed answers in the answer's wording: truth ratio ~0 and "
+                                   "model utility 0 for every model). Exit status 2 when an error is found.",
+                       epilog=epilog(data_help))
+    add_prepare_options(p)
+    p.set_defaults(func=_cmd_check_data)
+
+    p = sub.add_parser("unlearn", help="run one method on the target model; save the model and its trace",
+                       description="Run one unlearning method from the prepared target model and write --out: "
+                                   "model/ (safetensors), result.json (config, trace summary, run metadata) and, "
+                                   "with --eval, eval/ (TOFU metrics).",
+                       epilog=epilog(methods_help, method_options_help, *entry_help))
+    p.add_argument("--method", required=True, help="unlearning method (listed below)")
     p.add_argument("--out", required=True, help="output folder (written atomically)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method option, e.g. beta=0.2")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option, e.g. beta=0.2 or ofmu.beta=0.2 (repeatable; listed below)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="save a resumable checkpoint every N steps")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint folder (default <out>.checkpoint)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint when there is one")
@@ -355,33 +311,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_unlearn))
 
-    p = sub.add_parser("eval", help="TOFU metrics of a model folder against the prepared entry")
+    p = sub.add_parser("eval", help="TOFU metrics of a model folder against the prepared entry",
+                       description="Evaluate a saved model (e.g. <unlearn --out>/model) with the prepared entry's "
+                                   "data and settings; forget quality and privleak against its retain model. "
+                                   "Writes TOFU_EVAL.json (OpenUnlearning's layout), TOFU_SUMMARY.json, TOFU_RUN.json.",
+                       epilog=epilog(metrics_help, *entry_help))
     p.add_argument("--model-dir", required=True, help="a model folder (safetensors)")
     p.add_argument("--out", default=None, help="output folder (default: <model-dir>/../eval)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_eval))
 
-    p = sub.add_parser("bench", help="every method under the same budget: table (Markdown + JSON) and plot")
+    p = sub.add_parser("bench", help="every method under the same budget: table (Markdown + JSON) and plot",
+                       description="Compare the unlearning methods: the fair protocol (equal pass budgets, the same "
+                                   "configuration search for every method, several seeds, a verdict) or --profile "
+                                   "single (one run per method with its preset).",
+                       epilog=epilog(profiles_help, methods_help, method_options_help, metrics_help, *entry_help))
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--methods", default=None, help="comma-separated method names (default: all)")
+    p.add_argument("--methods", default=None, help="comma-separated method names (listed below; default: the profile's)")
     p.add_argument("--epochs", type=float, default=None, help="--profile single: epochs over D_f for every method (default 5)")
     p.add_argument("--batch-size", type=int, default=None, help="--profile single: forget rows per step (default 8)")
     p.add_argument("--retain-batch-size", type=int, default=None, help="--profile single: retain rows per step (default 32)")
-    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", help="per-method option")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--profile single: method option, key=value (every method that has it) or method.key=value")
     p.add_argument("--save-models", action="store_true", help="also save every unlearned model")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     p.add_argument("--profile", default="quick", choices=["quick", "full", "smoke", "single"],
-                   help="quick (default) | full: the fair-comparison protocol (budgets, equal tuning, seeds, "
-                        "verdict; docs/llm.md); smoke: the protocol at test size; single: one run per method "
-                        "with its preset (no tuning, one seed)")
+                   help="the comparison (listed below)")
     p.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
                    help="protocol: skip the check of OFMU's estimator paths (exact, fd, lagged, random+frozen) on its chosen configuration")
     p.add_argument("--jobs", type=int, default=1,
                    help="protocol: worker processes for the runs (default 1; the record is the same for any value)")
     p.add_argument("--tune-data", default=None,
-                   help="protocol: a TOFU-format folder to tune on (default: a generated corpus with seed+1 "
-                        "and other question templates)")
+                   help="protocol: TOFU-format data to tune on, a file or folder with the same split names (default: "
+                        "a generated corpus with --data-seed + 1 and other question templates)")
     add_run_options(p)
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_bench))

@@ -14,7 +14,7 @@ from typing import Any
 
 from llm.data.generator import FORGET_PERCENTS
 from llm.data.loaders import load_folder
-from llm.data.schema import QAItem
+from llm.data.schema import QUESTION_KEYS, QAItem
 from llm.evaluate import TofuEvalConfig, TofuEvalResult, evaluate_tofu, tofu_eval_data
 from llm.models.embedded import EMBEDDED_SIZES
 from llm.models.hub import load_pretrained
@@ -30,17 +30,21 @@ class EvalSettings:
         batch_size: items per forward pass / generate call.
         max_new_tokens: generation budget for ROUGE (TOFU: 200; the embedded answers fit in 64).
         limit: evaluate only the first ``limit`` items of each evaluation set (None: all).
+        question_key: the question the forget-set metrics are asked (``question`` or ``paraphrased_question``).
     """
 
     batch_size: int = 16
     max_new_tokens: int = 200
     limit: int | None = None
+    question_key: str = "question"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_new_tokens < 1:
             raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {self.batch_size}, {self.max_new_tokens}")
         if self.limit is not None and self.limit < 2:
             raise ValueError(f"limit must be >= 2 or None, got limit={self.limit!r}")
+        if self.question_key not in QUESTION_KEYS:
+            raise ValueError(f"question_key must be one of {QUESTION_KEYS}, got question_key={self.question_key!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,9 +55,12 @@ class PrepareConfig:
         model: ``"embedded"``, ``"smollm2"``, or a hub id / local model folder.
         size: the embedded model size (``EMBEDDED_SIZES``).
         vocab_size: the embedded tokenizer's vocabulary.
-        data: ``"generated"``, ``"hub"``, or a local folder of TOFU split files.
+        data: ``"generated"``, ``"hub"``, a local folder of TOFU split files, or one JSON file mapping split
+            names to lists of TOFU records.
         n_authors, questions_per_author: the generated corpus's size.
-        forget_split: ``forget01`` / ``forget05`` / ``forget10``.
+        forget_split: ``forget01`` / ``forget05`` / ``forget10``; with local data any split name.
+        retain_name, holdout_name: the retain and holdout split names (None: ``retainNN`` / ``holdoutNN`` from
+            the forget split's percent).
         world_knowledge: add real_authors + world_facts to both training sets (None: only for the embedded model).
         recipe: fine-tuning recipe of the target and retain models (None: embedded or TOFU recipe).
         template: prompt template name (None: ``plain`` for the embedded model, ``smollm2`` for SmolLM2,
@@ -87,13 +94,26 @@ class PrepareConfig:
     pad_token: str | None = None
     revision: str | None = None
     question_templates: tuple[int, ...] | None = None
+    retain_name: str | None = None
+    holdout_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.question_templates is not None and self.data != "generated":
             raise ValueError(f"question_templates applies to generated data only, got data={self.data!r}")
         valid = [f"forget{p:02d}" for p in FORGET_PERCENTS]
-        if self.forget_split not in valid:
-            raise ValueError(f"forget_split must be one of {valid}, got forget_split={self.forget_split!r}")
+        if self.data in ("generated", "hub") and self.forget_split not in valid:
+            raise ValueError(f"forget_split must be one of {valid} for data={self.data!r}, "
+                             f"got forget_split={self.forget_split!r}")
+        names = {"forget_split": self.forget_split, "retain_split": self.retain_name,
+                 "holdout_split": self.holdout_name}
+        for what, name in names.items():
+            if name is not None and (not name.strip() or "/" in name):
+                raise ValueError(f"{what} must be a split name (no '/'), got {name!r}")
+        if self.data in ("generated", "hub") and (self.retain_name or self.holdout_name):
+            raise ValueError(f"retain / holdout split names apply to local data only, got data={self.data!r}")
+        if len({self.forget_split, self.retain_split, self.holdout_split}) < 3:
+            raise ValueError(f"the forget, retain and holdout splits must differ, got {self.forget_split!r}, "
+                             f"{self.retain_split!r}, {self.holdout_split!r}")
         if self.model == "embedded":
             EMBEDDED_SIZES.get(self.size)
         if self.template is not None:
@@ -107,15 +127,20 @@ class PrepareConfig:
 
     @property
     def percent(self) -> int:
-        return int(self.forget_split.removeprefix("forget"))
+        """NN of a ``forgetNN`` split name (a ValueError for any other name)."""
+        digits = self.forget_split.removeprefix("forget")
+        if not (self.forget_split.startswith("forget") and digits.isdigit() and 0 < int(digits) < 100):
+            raise ValueError(f"the forget split {self.forget_split!r} is not named forgetNN: give the retain and "
+                             "holdout split names (--retain-split, --holdout-split)")
+        return int(digits)
 
     @property
     def retain_split(self) -> str:
-        return f"retain{100 - self.percent:02d}"
+        return self.retain_name or f"retain{100 - self.percent:02d}"
 
     @property
     def holdout_split(self) -> str:
-        return f"holdout{self.percent:02d}"
+        return self.holdout_name or f"holdout{self.percent:02d}"
 
     def resolved(self) -> PrepareConfig:
         """The config with every automatic choice made (recipe, world knowledge; template needs the tokenizer)."""
@@ -131,6 +156,11 @@ class PrepareConfig:
             del out["question_templates"]
         else:
             out["question_templates"] = list(self.question_templates)
+        for name in ("retain_name", "holdout_name"):  # the same: absent while unset
+            if out[name] is None:
+                del out[name]
+        if out["eval"]["question_key"] == "question":
+            del out["eval"]["question_key"]
         return out
 
 
@@ -196,7 +226,8 @@ def eval_config(config: PrepareConfig, *, show_progress: bool = False) -> TofuEv
     """The TOFU evaluation settings every model of this entry is evaluated with."""
     return TofuEvalConfig(forget_split=config.forget_split, holdout_split=config.holdout_split,
                           batch_size=config.eval.batch_size, max_length=config.max_length,
-                          max_new_tokens=config.eval.max_new_tokens, seed=config.seed, show_progress=show_progress)
+                          max_new_tokens=config.eval.max_new_tokens, question_key=config.eval.question_key,
+                          seed=config.seed, show_progress=show_progress)
 
 
 def eval_data(prepared: Prepared) -> dict[str, list[QAItem]]:

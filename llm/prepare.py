@@ -19,8 +19,8 @@ has no pre-training, the real-author and world-fact QA pairs are added to both t
 "world knowledge" a pre-trained model brings — unless ``world_knowledge=False``), ``"smollm2"``
 (SmolLM2-135M-Instruct offline, :func:`llm.models.load_smollm2`), or any hub id / local folder
 (:func:`llm.models.load_pretrained`: safetensors only, ``trust_remote_code`` off unless asked).
-Data: ``"generated"`` (:func:`llm.data.generate_corpus`), a local folder of TOFU JSON / JSONL files,
-or ``"hub"`` (``locuslab/TOFU`` through ``datasets``, network needed).
+Data: ``"generated"`` (:func:`llm.data.generate_corpus`), a local folder of TOFU JSON / JSONL files or one
+JSON file of named splits (:mod:`llm.data.local`: any split names), or ``"hub"`` (``locuslab/TOFU`` through ``datasets``, network needed).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any
 
 from llm.data.generator import GENERATOR_VERSION, generate_corpus, write_corpus
 from llm.data.loaders import load_folder, load_tofu_hub
+from llm.data.local import fingerprint, local_splits
 from llm.data.schema import ALL_FIELDS, QAItem, check_disjoint
 from llm.entry import (
     EvalSettings,
@@ -81,14 +82,11 @@ def _fingerprint(config: PrepareConfig) -> dict[str, Any]:
         return {"generator_version": GENERATOR_VERSION}
     if config.data == "hub":
         return {"hub_revision": config.revision}
-    folder = Path(config.data)
-    if not folder.is_dir():
-        raise ValueError(f"data must be 'generated', 'hub' or a folder of TOFU split files, got {config.data!r}")
-    digest = hashlib.sha256()
-    for file in sorted(folder.glob("*.json*")):
-        digest.update(file.name.encode())
-        digest.update(file.read_bytes())
-    return {"folder_sha256": digest.hexdigest()}
+    source = Path(config.data)
+    if not source.exists():
+        raise ValueError(f"--data must be 'generated', 'hub', a TOFU JSON file or a folder of TOFU split files, "
+                         f"got {config.data!r}")
+    return {"folder_sha256" if source.is_dir() else "file_sha256": fingerprint(source)}
 
 
 def cache_key(config: PrepareConfig) -> str:
@@ -106,11 +104,10 @@ def _load_splits(config: PrepareConfig) -> dict[str, list[QAItem]]:
         return {n: list(corpus.split(n)) for n in names}
     if config.data == "hub":
         return {n: load_tofu_hub(n, revision=config.revision) for n in names}
-    folder = Path(config.data)
-    present = [n for n in names if n == "full" and not any((folder / f"full{s}").is_file() for s in (".json", ".jsonl"))]
-    splits = load_folder(folder, [n for n in names if n not in present])
-    if present:  # TOFU's "full" is forget + retain
-        splits["full"] = splits[config.forget_split] + splits[config.retain_split]
+    splits, notices = local_splits(config.data, forget=config.forget_split, retain=config.retain_split,
+                                   holdout=config.holdout_split)
+    for notice in notices:
+        logger.warning("data: %s", notice)
     return splits
 
 
@@ -125,6 +122,25 @@ def _write_data(config: PrepareConfig, folder: Path) -> None:
         return
     for name, items in splits.items():
         write_json(folder / f"{name}.json", [item.to_record(ALL_FIELDS) for item in items])
+
+
+def check_entry(folder: Path, config: PrepareConfig) -> None:
+    """An existing entry in ``folder`` must have been prepared with ``config``: a mismatch names the keys.
+
+    Raises:
+        ValueError: the entry's recorded config differs from ``config``'s (the keys that differ listed).
+    """
+    info = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    recorded = info.get("metadata", {}).get("config")
+    if recorded is None:
+        return
+    wanted = json.loads(json.dumps(config.resolved().to_dict(), default=str))
+    ignore = {"template"}  # resolved from the tokenizer when the entry was built
+    keys = sorted(k for k in set(wanted) | set(recorded) if k not in ignore and wanted.get(k) != recorded.get(k))
+    if keys:
+        diffs = ", ".join(f"{k}: entry {recorded.get(k)!r} vs now {wanted.get(k)!r}" for k in keys)
+        raise ValueError(f"--cache-dir {str(folder)!r} holds an entry prepared with other options ({diffs}); "
+                         "use the same options, another --cache-dir, or none (the default folder is keyed by them)")
 
 
 # --- stages ---------------------------------------------------------------------------------------------
@@ -197,6 +213,8 @@ def prepare(config: PrepareConfig = PrepareConfig(), *, cache_dir: str | os.Path
     if force and folder.exists():
         shutil.rmtree(folder)
     if (folder / MARKER).is_file():
+        if cache_dir is not None:
+            check_entry(folder, config)
         logger.info("prepared entry found: %s", folder)
         return load_prepared(config, cache_dir=folder)
     if not resolved.embedded and resolved.model != "smollm2":  # a bad model source fails before any work
@@ -237,7 +255,8 @@ def _build(config: PrepareConfig, resolved: PrepareConfig, folder: Path, *, prog
             template_name = _template_name(resolved, tokenizer)
             logger.info("prepare: fine-tuning the %s model on %d QA pairs", which, len(items))
             result = finetune(model, tokenizer, PROMPTS.get(template_name), items, resolved.recipe, seed=resolved.seed,
-                              max_length=resolved.max_length, progress=progress)
+                              max_length=resolved.max_length, progress=progress,
+                              label=f"fine-tuning the {which} model")
             save_pretrained(model, tokenizer, tmp)
             write_json(tmp / "train.json", {"items": len(items), "core": result.to_dict(),
                                             "template": template_name})

@@ -57,20 +57,20 @@ class PromptTemplate:
 PROMPTS: Registry[PromptTemplate] = Registry("prompt template")
 
 # OpenUnlearning configs/model/Llama-2-7b-chat-hf.yaml
-PROMPTS.register("llama2")(PromptTemplate(
+PROMPTS.register("llama2", summary="[INST] question [/INST] answer (OpenUnlearning's Llama-2-7b-chat-hf)")(PromptTemplate(
     user_start_tag="[INST] ", user_end_tag=" [/INST]", asst_start_tag="", asst_end_tag=" "))
 # OpenUnlearning configs/model/phi-1_5.yaml
-PROMPTS.register("phi")(PromptTemplate(
+PROMPTS.register("phi", summary="Question: … / Answer: … (OpenUnlearning's phi-1_5; a hub model without a chat template)")(PromptTemplate(
     user_start_tag="Question: ", user_end_tag="\n", asst_start_tag="Answer: ", asst_end_tag="\n\n"))
 # OpenUnlearning configs/model/Llama-3.1-8B-Instruct.yaml (chat template with system prompt and date)
-PROMPTS.register("llama3")(PromptTemplate(
+PROMPTS.register("llama3", summary="the tokenizer's chat template with a system prompt and date (OpenUnlearning's Llama-3.1-8B-Instruct)")(PromptTemplate(
     apply_chat_template=True, system_prompt="You are a helpful assistant.", date_string="10 Apr 2025"))
 # Any chat model with the tokenizer's own defaults (SmolLM2 inserts its default system prompt).
-PROMPTS.register("chat")(PromptTemplate(apply_chat_template=True))
-PROMPTS.register("smollm2")(PromptTemplate(apply_chat_template=True))
+PROMPTS.register("chat", summary="the tokenizer's chat template with its own defaults (a hub model that has one)")(PromptTemplate(apply_chat_template=True))
+PROMPTS.register("smollm2", summary="the chat template of SmolLM2 (its default system prompt)")(PromptTemplate(apply_chat_template=True))
 # The embedded GPT-2-style model. The prompt ends in a newline so the prompt's tokens are a prefix of
 # the prompt+answer tokens under a byte-level BPE (a trailing space would merge into the answer's first word).
-PROMPTS.register("plain")(PromptTemplate(
+PROMPTS.register("plain", summary="Question: … / Answer: on its own line (the embedded model)")(PromptTemplate(
     user_start_tag="Question: ", user_end_tag="\n", asst_start_tag="Answer:\n", asst_end_tag="\n\n"))
 
 

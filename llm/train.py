@@ -31,6 +31,7 @@ from ofmu_theory.distributed import world
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.result import Result
+from ofmu_theory.runinfo import progress_label
 from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.schedules import Cosine
 from ofmu_theory.solvers import Scalarized
@@ -96,9 +97,12 @@ def training_plan(model: nn.Module, rows: objectives.TokenRows, recipe: TrainRec
 
 def finetune(
     model: nn.Module, tokenizer: Any, template: Any, items: Sequence[QAItem], recipe: TrainRecipe, *, seed: int = 0,
-    max_length: int = 256, progress: bool = False,
+    max_length: int = 256, progress: bool = False, label: str = "fine-tuning",
 ) -> Result:
     """Fine-tune ``model`` in place on ``items`` (question → answer) and return the core's result.
+
+    Args:
+        label: the progress bar's label.
 
     Raises:
         ValueError: empty ``items``, or the core reports a divergence (the model is then left unchanged).
@@ -112,7 +116,8 @@ def finetune(
     plan = training_plan(model, rows, recipe, seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        result = execute(plan, progress=progress)
+        with progress_label(label):
+            result = execute(plan, progress=progress)
     if not result.success:
         raise ValueError(f"fine-tuning diverged after {result.nit} steps ({result.message}); lower lr={recipe.lr}")
     plan.params.assign(result.theta)

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from types import ModuleType
 
+from ofmu_theory.clihelp import use_help_formatter
 from ofmu_theory.command import run_command
 
 
@@ -83,12 +84,14 @@ def _register(sub: argparse._SubParsersAction, command: Subcommand) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ofmu`` parser with every sub-command of :data:`SUBCOMMANDS`."""
-    parser = argparse.ArgumentParser(prog="ofmu", description="OFMU bi-level penalty solvers and unlearning benchmarks")
+    parser = argparse.ArgumentParser(
+        prog="ofmu", description="OFMU bi-level penalty solvers, the checks of their convergence claims, and "
+        "LLM and vision unlearning benchmarks. 'ofmu COMMAND --help' lists each command's options and choices.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in SUBCOMMANDS:
         _register(sub, command)
-    return parser
+    return use_help_formatter(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

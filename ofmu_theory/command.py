@@ -71,10 +71,11 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None) 
     import threading  # noqa: PLC0415
 
     from ofmu_theory.allocator import keep_freed_memory  # noqa: PLC0415
+    from ofmu_theory.clihelp import use_help_formatter  # noqa: PLC0415
     from ofmu_theory.runinfo import PROGRESS_ENV  # noqa: PLC0415
 
     keep_freed_memory()
-    args = parser.parse_args(argv)
+    args = use_help_formatter(parser).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("ofmu")

@@ -8,6 +8,8 @@ entry modules, so a reader finds them all in one place.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -24,9 +26,16 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._summaries: dict[str, str] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator registering ``obj`` under ``name``; a duplicate name is an error."""
+    def register(self, name: str, *, summary: str | None = None) -> Callable[[T], T]:
+        """Decorator registering ``obj`` under ``name``; a duplicate name is an error.
+
+        Args:
+            name: the registry key.
+            summary: one line for users (``--help``); default: the first sentence of the entry's docstring
+                when it is a class or a function.
+        """
         if not name or name != name.strip():
             raise ValueError(f"{self.kind} name must be a non-empty string without spaces, got {name!r}")
 
@@ -34,6 +43,8 @@ class Registry(Generic[T]):
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = obj
+            if summary is not None:
+                self._summaries[name] = summary
             return obj
 
         return decorate
@@ -53,6 +64,16 @@ class Registry(Generic[T]):
                 return name
         raise ValueError(f"{obj!r} is not a registered {self.kind}; registered: {', '.join(self.names())}")
 
+    def summary(self, name: str) -> str:
+        """One line describing entry ``name`` for users: its registered summary, else the first sentence of
+        its docstring (a class or function), else ""; an unknown name raises as :meth:`get` does."""
+        entry = self.get(name)
+        if name in self._summaries:
+            return self._summaries[name]
+        if inspect.isclass(entry) or inspect.isroutine(entry):
+            return first_sentence(entry.__doc__)
+        return ""
+
     def names(self) -> list[str]:
         """All registered names, sorted."""
         return sorted(self._entries)
@@ -65,3 +86,18 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _abbreviation(word: str) -> bool:
+    """A word a period may follow inside a sentence ("Avg.", "et al.", "e.g.")."""
+    return word in ("al", "e.g", "i.e", "vs", "cf", "etc") or (word.isalpha() and word[:1].isupper() and len(word) <= 3)
+
+
+def first_sentence(doc: str | None, *, limit: int = 110) -> str:
+    """The first sentence of a docstring's first paragraph, without reST markup, at most ``limit`` characters."""
+    paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+    paragraph = re.sub(r":\w+:`~?([^`]+)`", r"\1", paragraph).replace("``", "")
+    ends = (m.start() for m in re.finditer(r"\.(\s+[A-Z]|\s*$)", paragraph)
+            if not _abbreviation(paragraph[: m.start()].rsplit(" ", 1)[-1]))
+    text = paragraph[: next(ends, len(paragraph))]
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

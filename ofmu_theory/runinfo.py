@@ -60,6 +60,20 @@ def run_metadata(*, seed: int, config: dict[str, Any]) -> dict[str, Any]:
 PROGRESS_ENV = "OFMU_PROGRESS"
 
 
+_LABEL: list[str] = []
+
+
+@contextmanager
+def progress_label(label: str) -> Iterator[None]:
+    """Label every progress bar opened in the block ``label`` instead of its own ``desc`` (e.g. "fine-tuning
+    target" for a run of the ``scalarized`` solver that fine-tunes a model)."""
+    _LABEL.append(label)
+    try:
+        yield
+    finally:
+        _LABEL.pop()
+
+
 def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
     """A tqdm progress bar on stderr, disabled when ``enabled`` is False or :data:`PROGRESS_ENV` is "0"."""
     import os
@@ -67,7 +81,8 @@ def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, enab
     from tqdm.auto import tqdm
 
     disable = (not enabled) or os.environ.get(PROGRESS_ENV, "1") == "0"
-    yield from tqdm(iterable, desc=desc, total=total, disable=disable, leave=False, dynamic_ncols=True)
+    label = _LABEL[-1] if _LABEL else desc
+    yield from tqdm(iterable, desc=label, total=total, disable=disable, leave=False, dynamic_ncols=True)
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Settings typed on a command line: ``key=value`` assignments and a solver built from them.
 
 One parser serves every command (``ofmu solve --set/--param``, ``ofmu llm ... --set``, ``ofmu vision ...
---set METHOD.KEY=VALUE``): values become int, float, bool or None when they read as one, else stay text;
+--set``; :func:`per_method` reads ``key=value`` and ``method.key=value`` alike for llm and vision): values become int, float, bool or None when they read as one, else stay text;
 with ``lists=True`` a comma-separated value becomes a list of such values.
 """
 
@@ -89,3 +89,40 @@ def build_solver(name: str, settings: dict[str, Any], *, constants: Any = None) 
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"--set: {err}") from None
+
+
+def per_method(settings: dict[str, Any], methods: list[str] | tuple[str, ...], *,
+               fields: Any, what: str = "--set") -> dict[str, dict[str, Any]]:
+    """Method settings from ``--set`` assignments in one grammar for every command: ``method.key=value`` sets
+    one method's option, ``key=value`` the option of every method in ``methods`` that has it.
+
+    Args:
+        settings: the parsed assignments (:func:`parse_assignments`), keys ``key`` or ``method.key``.
+        methods: the methods of the run, in order.
+        fields: ``fields(method)`` → the option names of a method (an unknown method raises, listing the valid).
+        what: the option they came from, for error messages.
+
+    Raises:
+        ValueError: a ``method.key`` whose method is not run, or a key no method of the run has.
+    """
+    out: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for key, value in settings.items():
+        method, dot, name = key.rpartition(".")
+        if dot:
+            valid = fields(method)
+            if method not in out:
+                raise ValueError(f"{what} {key}={value!r}: method {method!r} is not in this run "
+                                 f"({', '.join(methods)})")
+            if name not in valid:
+                raise ValueError(f"{what} {key}={value!r}: unknown option {key!r}; {method!r} has: "
+                                 f"{', '.join(sorted(valid))}")
+            out[method][name] = value
+            continue
+        having = [m for m in methods if key in fields(m)]
+        if not having:
+            valid = sorted({f for m in methods for f in fields(m)})
+            raise ValueError(f"{what} {key}={value!r}: no method of this run ({', '.join(methods)}) has option "
+                             f"{key!r}; valid: {', '.join(valid)}")
+        for m in having:
+            out[m][key] = value
+    return {m: values for m, values in out.items() if values}

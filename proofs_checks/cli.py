@@ -74,16 +74,38 @@ def _counts(run) -> dict[str, int]:
     return out
 
 
+def _claims_help() -> str:
+    import proofs_checks  # noqa: F401  (registers the claims)
+    from ofmu_theory.clihelp import table
+    from proofs_checks.claim import CLAIMS
+    from proofs_checks.runner import resolve_claims
+
+    return table("claims (--claims)", [(name, CLAIMS.get(name).title) for name in resolve_claims(None)])
+
+
+def _profiles_help() -> str:
+    from ofmu_theory.clihelp import choices
+    from proofs_checks.profiles import PROFILES
+
+    return choices("profiles (--profile)", PROFILES, default="quick")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verify`` sub-command to the ``ofmu`` parser."""
+    from ofmu_theory.clihelp import epilog
+
     p = subparsers.add_parser(
         "verify",
         help="run the controls and the convergence claims (C1–C7, A1, B1) on the synthetic families and write a report",
-        description="Each claim is an experiment with a verdict (holds / violated / inconclusive) and its evidence.",
+        description="Check every convergence claim of the OFMU paper on the synthetic families: first the controls "
+                    "that prove the checker, then each claim as an experiment with a verdict (holds / violated / "
+                    "inconclusive) and its evidence, written to a report folder (REPORT.md, figures, results.json).",
+        epilog=epilog(_claims_help, _profiles_help),
     )
-    p.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C3 (default: all)")
-    p.add_argument("--profile", default="quick", choices=["quick", "full"],
-                   help="quick (default, ≤ 3 min on 2 cores) or full (more instances, wider sweeps)")
+    p.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C3 (listed below; default: all)")
+    from proofs_checks.profiles import PROFILES
+
+    p.add_argument("--profile", default="quick", choices=PROFILES.names(), help="how much work (listed below)")
     p.add_argument("--out", default="ofmu-report", help="report folder (default: ./ofmu-report)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished report folder")
     p.add_argument("--seed", type=int, default=0, help="instances are drawn with seeds seed, seed+1, ... (default 0)")

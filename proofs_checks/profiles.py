@@ -69,7 +69,7 @@ class Profile:
 
 PROFILES: Registry[Profile] = Registry("profile")
 
-PROFILES.register("quick")(
+PROFILES.register("quick", summary="one instance per family, short sweeps: about 3 min on 2 cores (docs/verify-report)")(
     Profile(
         name="quick",
         seeds=1,
@@ -93,7 +93,7 @@ PROFILES.register("quick")(
     )
 )
 
-PROFILES.register("full")(
+PROFILES.register("full", summary="more instances per family, longer horizons and wider sweeps")(
     Profile(
         name="full",
         seeds=3,

@@ -208,10 +208,11 @@ def _gap(ev: EvalResult | None, reference: EvalResult) -> float | None:
 
 def run_method(
     name: str, original: Trained, data: VisionDataset, split: Split, *, config: BenchConfig,
-    reference: EvalResult, retrain_s: float, progress: bool = False,
+    reference: EvalResult, retrain_s: float, progress: bool = False, keep: list[Any] | None = None,
 ) -> Row:
     """Run one method from the Original and evaluate it against the Retrain reference (never raises for
-    a method's numerical failure: see the module docstring)."""
+    a method's numerical failure: see the module docstring); ``keep`` receives the unlearned model of a run
+    that did not fail or diverge."""
     method = make_method(name, **config.overrides.get(name, {}))
     try:
         out = method.unlearn(original.model, data, split, seed=config.seed, progress=progress)
@@ -223,6 +224,8 @@ def run_method(
     diverged, message = out.diverged, out.result.message if out.diverged else ""
     if ev is None and not diverged:  # finite weights, non-finite predictions: diverged for all practical purposes
         diverged, message = True, "the final model predicts NaN or inf (its weights are finite but too large)"
+    if keep is not None and not diverged:
+        keep.append(out.model)
     return Row(
         method=name, mode=split.mode, status="DIVERGED" if diverged else "OK",
         metrics=None if ev is None else ev.to_dict(), avg_gap=_gap(ev, reference), wall_s=out.wall_s,

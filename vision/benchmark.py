@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     from vision.cli import parse_overrides
 
     parser = argparse.ArgumentParser(prog="python -m vision.benchmark", description=__doc__.splitlines()[0])
-    parser.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                        help="method hyper-parameter, e.g. ofmu.rho=0.02 (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="method hyper-parameter, e.g. ofmu.rho=0.02 or rho=0.02 (repeatable)")
     parser.add_argument("--methods", default=None, help="comma-separated methods (default: all; ofmu is always run)")
     parser.add_argument("--json", default=None, help="also write every number here")
     parser.add_argument("--threads", type=int, default=1,
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         extra["methods"] = tuple(dict.fromkeys([*methods, "ofmu"]))
     try:
         config = BenchConfig(modes=("random",), fresh_retrain=True, threads=args.threads or None,
-                             overrides=parse_overrides(args.set), **extra)
+                             overrides=parse_overrides(args.set, extra.get("methods")), **extra)
         result = run_bench(config, progress=not args.quiet)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         print(f"benchmark: error: {err}", file=sys.stderr)

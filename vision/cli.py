@@ -66,19 +66,22 @@ def _config(args: argparse.Namespace, **extra: Any) -> Any:
     )
 
 
-def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["ofmu.rho=2", "ft.lr=0.02"]`` → ``{"ofmu": {"rho": 2}, "ft": {"lr": 0.02}}``."""
-    from ofmu_theory.settings import parse_assignments
+def parse_overrides(items: list[str], methods: tuple[str, ...] | list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """``--set`` in the grammar of every command (:func:`ofmu_theory.settings.per_method`): ``["ofmu.rho=2",
+    "lr=0.02"]`` → ``{"ofmu": {"rho": 2}, ...}`` (``lr`` for every method of ``methods`` that has it; None: all)."""
+    import dataclasses
 
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in parse_assignments(items, what="--set").items():
-        method, sep, name = key.partition(".")
-        if not sep or not method or not name:
-            raise ValueError(f"--set must look like method.key=value, got {key}={value!r}")
-        out.setdefault(method, {})[name] = value
+    from ofmu_theory.settings import parse_assignments, per_method
     from ofmu_theory.validation import coerce_field
     from vision.methods import METHODS
 
+    def fields(name: str) -> set[str]:
+        return {f.name for f in dataclasses.fields(METHODS.get(name)) if f.init}
+
+    from vision.bench import BenchConfig
+
+    run = tuple(methods) if methods else BenchConfig().methods
+    out = per_method(parse_assignments(items, what="--set"), run, fields=fields)
     for method, values in out.items():  # names and values are checked at parse time, before any training
         cls = METHODS.get(method)
         out[method] = {name: coerce_field(cls, name, value, prefix=f"{method}.") for name, value in values.items()}
@@ -124,7 +127,7 @@ def _prepare_models(config: Any, *, quiet: bool) -> int:
 def _unlearn(args: argparse.Namespace) -> int:
     from ofmu_theory.runinfo import torch_threads
 
-    overrides = parse_overrides(args.set)
+    overrides = parse_overrides(args.set, (args.method,))
     config = _config(args, methods=(args.method,), overrides=overrides)
     _check_cache(config)
     with torch_threads(config.threads):  # as the bench runs: the thread count changes the numbers
@@ -134,20 +137,21 @@ def _unlearn(args: argparse.Namespace) -> int:
 def _unlearn_one(args: argparse.Namespace, config: Any) -> int:
     import contextlib
 
-    from ofmu_theory.io import output_path
+    from ofmu_theory.io import output_dir
 
     with contextlib.ExitStack() as stack:  # --out is claimed (writable, locked, not finished) before any work
-        json_tmp = (stack.enter_context(output_path(args.out, overwrite=args.overwrite, kind="file"))
-                    if args.out else None)
-        code = _unlearn_into(args, config, json_tmp)
+        staging = stack.enter_context(output_dir(args.out, overwrite=args.overwrite)) if args.out else None
+        code = _unlearn_into(args, config, staging)
     if args.out:
-        print(f"wrote {args.out}")
+        print(f"wrote {args.out}/result.json" + ("" if code else " and model/model.safetensors"))
     return code
 
 
-def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
+def _unlearn_into(args: argparse.Namespace, config: Any, staging: Any) -> int:
+    from ofmu_theory.runinfo import run_metadata
     from vision.bench import bench_split, load_bench_data, run_method
     from vision.evaluate import evaluate
+    from vision.storage import save_safetensors_model
     from vision.train import load_or_train
 
     data, _ = load_bench_data(config)
@@ -158,8 +162,9 @@ def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
     retrain = load_or_train(data, split.retain, config=config.train, seed=config.seed, name="Retrain",
                             cache=config.cache, progress=progress)
     reference = evaluate(retrain.model, data, split, wall_s=retrain.wall_s)
+    kept: list[Any] = []
     row = run_method(args.method, original, data, split, config=config, reference=reference,
-                     retrain_s=retrain.wall_s, progress=progress)
+                     retrain_s=retrain.wall_s, progress=progress, keep=kept)
     m = row.metrics or {}
     print(f"{row.method} ({split.mode}): {row.status}" + (f" — {row.message}" if row.message else ""))
     for key, label in (("ua", "UA"), ("ra", "RA"), ("ta", "TA"), ("mia_efficacy", "MIA-Efficacy")):
@@ -169,8 +174,15 @@ def _unlearn_into(args: argparse.Namespace, config: Any, json_tmp: Any) -> int:
         print(f"  Avg. Gap      {row.avg_gap:7.2f}")
     if row.wall_s is not None:
         print(f"  time          {row.wall_s:7.1f} s = {row.time_ratio:.3f} × Retrain ({retrain.wall_s:.1f} s)")
-    if json_tmp is not None:
-        write_json(json_tmp, {"row": row.to_dict(), "retrain": reference.to_dict(), "config": config.to_dict()})
+    if staging is not None:  # the layout of `ofmu llm unlearn --out`: model/ and result.json
+        if kept and row.status == "OK":
+            (staging / "model").mkdir()
+            save_safetensors_model(staging / "model" / "model.safetensors", kept[0])
+        write_json(staging / "result.json", {
+            "method": row.method, "config": row.config, "status": row.status, "message": row.message,
+            "nit": row.nit, "wall_s": row.wall_s, "metrics": row.metrics, "avg_gap": row.avg_gap,
+            "retrain": reference.to_dict(), "row": row.to_dict(),
+            "metadata": run_metadata(seed=config.seed, config=config.to_dict())})
     return 0 if row.status == "OK" else 1
 
 
@@ -181,9 +193,10 @@ def _bench(args: argparse.Namespace) -> int:
     from vision.bench import run_bench
     from vision.report import markdown, write_report
 
-    extra: dict[str, Any] = {"overrides": parse_overrides(args.set)}
+    extra: dict[str, Any] = {}
     if args.methods:
         extra["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    extra["overrides"] = parse_overrides(args.set, extra.get("methods"))
     if args.profile != "single":
         from vision.fairreport import run_from_args
 
@@ -201,33 +214,95 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``vision`` with ``prepare``, ``unlearn`` and ``bench`` to ``subparsers`` (``ofmu_cli.main``)."""
+def _methods_help() -> str:
+    from ofmu_theory.clihelp import choices
     from vision.methods import METHODS
 
-    vision = subparsers.add_parser("vision", help="vision unlearning bench (SalUn protocol)")
+    return choices("methods (--method / --methods)", METHODS)
+
+
+def _method_options_help() -> str:
+    import dataclasses
+    import textwrap
+
+    from vision.methods import METHODS
+
+    lines = ["method options (--set KEY=VALUE for every method that has it, or METHOD.KEY=VALUE):"]
+    for name in METHODS.names():
+        own = [f for f in dataclasses.fields(METHODS.get(name)) if f.init and f.default is not dataclasses.MISSING]
+        text = ", ".join(f"{f.name}={f.default}" for f in own) or "(none)"
+        lines += textwrap.wrap(f"{name}: {text}", width=110, initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
+def _metrics_help() -> str:
+    from ofmu_theory.clihelp import choices
+    from vision.metrics import METRICS
+
+    return choices("metrics", METRICS)
+
+
+def _data_help() -> str:
+    from ofmu_theory.clihelp import choices
+    from vision.bench import DEFAULT_DATASET, DEFAULT_TRAIN
+    from vision.data import DATASETS
+    from vision.models import MODELS
+
+    return "\n\n".join((choices("datasets (--dataset)", DATASETS, default=DEFAULT_DATASET),
+                         choices("models (--model)", MODELS, default=DEFAULT_TRAIN.model)))
+
+
+def _profiles_help() -> str:
+    from ofmu_theory.clihelp import table
+    from vision.fairbench import PROFILES
+
+    rows = [(name, f"the fair protocol on random forgetting: pass budgets {', '.join(f'{b:g}x' for b in p.budgets)}, "
+                   f"{p.n_configs} configurations tuned per method, seeds {', '.join(map(str, p.seeds))}"
+             + (" (test-sized)" if name == "smoke" else "")) for name, p in PROFILES.items()]
+    rows.append(("single", "one run per method with its defaults, both modes: no tuning, one seed"))
+    return table("profiles (--profile)", rows, default="quick")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vision`` with ``prepare``, ``unlearn`` and ``bench`` to ``subparsers`` (``ofmu_cli.main``)."""
+    from ofmu_theory.clihelp import epilog
+    from vision.methods import METHODS
+
+    vision = subparsers.add_parser(
+        "vision", help="vision unlearning bench (SalUn protocol)",
+        description="Unlearning of image classifiers under the SalUn protocol: the Original model is trained on D, "
+                    "Retrain on D_r only (the reference); each method starts from the Original and is scored by "
+                    "UA, RA, TA, MIA-Efficacy and their gap to Retrain. 'ofmu vision COMMAND --help' lists the "
+                    "options, methods and defaults (docs/vision.md).")
     sub = vision.add_subparsers(dest="vision_command", required=True)
-    p = sub.add_parser("prepare", help="train or load from the cache the Original and Retrain models")
+    p = sub.add_parser("prepare", help="train or load from the cache the Original and Retrain models",
+                       description="Train (or find in the model cache) the Original and Retrain models of every "
+                                   "forgetting mode and print their metrics.", epilog=epilog(_data_help))
     _common(p)
     p.set_defaults(func=_prepare)
-    p = sub.add_parser("unlearn", help="run one method and compare it to Retrain")
-    p.add_argument("--method", required=True, choices=METHODS.names(), help="unlearning method")
-    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                   help="method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
-    p.add_argument("--out", default=None, help="also write the row as JSON here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p = sub.add_parser("unlearn", help="run one method and compare it to Retrain",
+                       description="Run one method from the Original model, evaluate it and compare it to Retrain; "
+                                   "with --out, write the folder: model/ (safetensors) and result.json (config, "
+                                   "metrics, Retrain's metrics, run metadata).",
+                       epilog=epilog(_methods_help, _method_options_help, _metrics_help, _data_help))
+    p.add_argument("--method", required=True, choices=METHODS.names(), help="unlearning method (listed below)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option, e.g. rho=2 or ofmu.rho=2 (repeatable; listed below)")
+    p.add_argument("--out", default=None, help="also write the output folder here (written atomically)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     _common(p, single_mode=True)
     p.set_defaults(func=_unlearn)
-    p = sub.add_parser("bench", help="Retrain and every method, random and class forgetting; writes md/json/png")
+    p = sub.add_parser("bench", help="Retrain and every method, random and class forgetting; writes md/json/png",
+                       description="Compare the methods: the fair protocol (equal pass budgets, the same "
+                                   "configuration search for every method, seeds, a verdict) or --profile single.",
+                       epilog=epilog(_profiles_help, _methods_help, _method_options_help, _metrics_help, _data_help))
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default: all)")
-    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                   help="--profile single: method hyper-parameter, e.g. ofmu.rho=2 (repeatable)")
+    p.add_argument("--methods", default=None, help="comma-separated methods (listed below; default: all)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--profile single: method option, key=value (every method that has it) or method.key=value")
     p.add_argument("--profile", default="quick", choices=["quick", "full", "smoke", "single"],
-                   help="quick (default) | full: the fair-comparison protocol on random forgetting (budgets, equal "
-                        "tuning on the validation images, seeds, verdict; docs/vision.md); smoke: the protocol at "
-                        "test size; single: one run per method with its defaults, both modes")
+                   help="the comparison (listed below)")
     p.add_argument("--jobs", type=int, default=1,
                    help="protocol: worker processes for the runs (default 1; the metrics are the same for any value, "
                         "the wall times include the workers' contention)")

@@ -55,7 +55,8 @@ def load_digits_dataset(
     )
 
 
-@DATASETS.register("digits")
+@DATASETS.register("digits", summary="scikit-learn's 1,797 grey 8×8 digit images, 10 classes (the fallback when "
+                                     "a dataset is absent)")
 def load_digits(*, root: str | os.PathLike[str] | None = None, normalize: bool = True) -> VisionDataset:
     """Registry entry: :func:`load_digits_dataset` with its defaults (test_fraction 0.2, seed 0).
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ofmu_theory.registry import Registry
+from ofmu_theory.registry import Registry, first_sentence
 
 F = TypeVar("F", bound=Callable[..., "MetricResult"])
 
@@ -116,7 +116,7 @@ def metric(name: str, *, needs: tuple[str, ...]) -> Callable[[F], F]:
     """Register a metric function under ``name`` with its required inputs; the function is returned unchanged."""
 
     def decorate(fn: F) -> F:
-        METRICS.register(name)(MetricSpec(name=name, fn=fn, needs=needs))
+        METRICS.register(name, summary=first_sentence(fn.__doc__))(MetricSpec(name=name, fn=fn, needs=needs))
         return fn
 
     return decorate

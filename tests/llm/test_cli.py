@@ -113,7 +113,9 @@ def test_bench_table_json_and_plot(entry, tmp_path):
     (["llm", "unlearn", "--method", "nope", "--out", "x"], "valid method names"),
     (["llm", "unlearn", "--method", "npo", "--out", "x", "--set", "betta=1"], "unknown option"),
     (["llm", "unlearn", "--method", "npo", "--out", "x", "--set", "beta"], "key=value"),
-    (["llm", "bench", "--profile", "single", "--out", "x", "--set", "beta=1"], "method.key=value"),
+    (["llm", "bench", "--profile", "single", "--out", "x", "--set", "nosuch=1"], "no method of this run"),
+    (["llm", "unlearn", "--method", "ofmu", "--out", "x", "--set", "npo.beta=1"], "'npo' is not in this run"),
+    (["llm", "unlearn", "--method", "ofmu", "--out", "x", "--set", "ofmu.nosuch=1"], "unknown option 'ofmu.nosuch'"),
     (["llm", "bench", "--out", "x", "--set", "npo.beta=1"], "--profile single only"),
     (["llm", "prepare", "--forget-split", "forget20"], "forget_split must be one of"),
 ])
@@ -252,9 +254,9 @@ def test_unlearn_bf16_checkpointing_and_attention_are_recorded(entry, tmp_path, 
 def test_protocol_bench_writes_budgets_tuning_seeds_and_a_verdict(entry, tmp_path):
     from llm.fairbench import OFMU_FIXED, OFMU_PATHS, path_name
 
-    out = tmp_path / "fair"
+    out = tmp_path / "fair"  # its eval entry keeps one question template: not the `entry` fixture's config
     argv = ["llm", "bench", "--profile", "smoke", "--out", str(out), "--methods", "grad_diff,ofmu", *MICRO,
-            "--cache-dir", str(entry)]
+            "--cache-dir", str(tmp_path / "fair-entry")]
     assert main(argv) == 0
     report = json.loads((out / "bench.json").read_text())
     assert report["reference_run"]["passes"] > 0

@@ -30,11 +30,22 @@ def test_prepare_unlearn_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert all((e / "model.pt").is_file() and (e / "meta.json").is_file() for e in entries)
     assert "Retrain (class)" in capsys.readouterr().out
 
-    out = tmp_path / "ft.json"
+    out = tmp_path / "ft"  # the layout of `ofmu llm unlearn --out`: model/ (safetensors) and result.json
     assert cli.main(["vision", "unlearn", "--method", "ft", "--mode", "class", "--out", str(out), *TINY,
-                     "--set", "ft.epochs=0.5"]) == 0
-    row = json.loads(out.read_text())["row"]
+                     "--set", "ft.epochs=0.5", "--set", "lr=0.01"]) == 0
+    record = json.loads((out / "result.json").read_text())
+    row = record["row"]
     assert row["method"] == "ft" and row["mode"] == "class" and row["status"] == "OK"
+    assert record["config"]["epochs"] == 0.5 and record["config"]["lr"] == 0.01  # key=value and method.key=value
+    assert record["metrics"] == row["metrics"] and record["metadata"]["seed"] == record["metadata"]["config"]["seed"]
+    assert sorted(p.name for p in out.iterdir()) == ["model", "result.json"]
+    from vision.storage import load_safetensors_model
+
+    model = load_safetensors_model(out / "model" / "model.safetensors")
+    safetensors = pytest.importorskip("safetensors.torch")  # the file is standard safetensors
+    state = safetensors.load_file(str(out / "model" / "model.safetensors"))
+    assert state.keys() == model.state_dict().keys()
+    assert all((state[k] == v).all() for k, v in model.state_dict().items())
     assert "Avg. Gap" in capsys.readouterr().out
     assert len(list((tmp_path / "cache" / "vision").iterdir())) == 3  # reused the cache
 
@@ -48,6 +59,6 @@ def test_prepare_unlearn_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 
 def test_bad_arguments_exit_with_code_2(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["vision", "bench", "--profile", "single", *TINY, "--set", "ofmu-rho=2", "--no-cache"]) == 2
-    assert "method.key=value" in capsys.readouterr().err
+    assert "no method of this run" in capsys.readouterr().err
     assert cli.main(["vision", "unlearn", "--method", "ft", *TINY, "--forget-fraction", "1.5", "--no-cache"]) == 2
     assert "forget_fraction must be in (0, 1)" in capsys.readouterr().err
