@@ -13,10 +13,12 @@ when it is missing (a cache hit is instant)::
     ofmu llm bench --profile single --model smollm2 --lora --methods npo,ofmu --out runs/smol
     ofmu llm unlearn --method ofmu --out runs/ofmu --bf16 --gradient-checkpointing --set hvp=fd
     torchrun --nproc_per_node=4 -m llm.cli llm unlearn --method grad_diff --out runs/gd   # data parallel
+    torchrun --nproc_per_node=4 -m llm.cli llm unlearn --method ofmu --set hvp=fd --shard fsdp --out runs/o
 
 Under torchrun (``WORLD_SIZE > 1``) ``unlearn`` builds a missing prepared entry one rank at a time (a file
 lock), then joins the process group from the environment (nccl on CUDA, gloo on CPU); every rank trains
-on its own shard of each batch, and only rank 0 writes files and prints. ``bench`` runs in one process.
+on its own shard of each batch, and only rank 0 writes files and prints. ``--shard fsdp`` also shards the
+model itself over the ranks (FSDP2, :mod:`llm.sharding`). ``bench`` runs in one process.
 
 Every command claims its ``--out`` before any work (writable, one run at a time, a finished one replaced
 only with ``--overwrite``) and writes it whole at the end or not at all (:func:`ofmu_theory.io.output_dir`).
@@ -145,7 +147,7 @@ def run_settings(args: argparse.Namespace, prepared: Any) -> Any:
     return RunSettings(seed=args.seed, lora=lora_options(args), max_length=prepared.config.max_length,
                        max_retain_nll=args.max_retain_nll, checkpoint_every=getattr(args, "checkpoint_every", None),
                        device=args.device, bf16=args.bf16, gradient_checkpointing=args.gradient_checkpointing,
-                       attn_implementation=args.attn_implementation)
+                       attn_implementation=args.attn_implementation, shard=getattr(args, "shard", None))
 
 
 def lora_options(args: argparse.Namespace) -> Any:
@@ -216,7 +218,7 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
             claim.enter_context(hold_lock(checkpoint_dir, what="--checkpoint-dir"))
         prepared = _prepared(args)
         settings = run_settings(args, prepared)
-        info = distributed.init_from_env(resolve_device(settings.device))
+        info = distributed.init_from_env(resolve_device(settings.device), always=settings.shard is not None)
         main_rank = distributed.is_main()
         if not main_rank:  # one voice: the other ranks log warnings only and show no progress bars
             logging.getLogger().setLevel(logging.WARNING)
@@ -350,6 +352,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint folder after success")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     p.add_argument("--eval", action="store_true", help="also evaluate the unlearned model into <out>/eval")
+    p.add_argument("--shard", default=None, choices=["fsdp"],
+                   help="under torchrun: shard the model over the ranks with FSDP2 (first-order methods, OFMU "
+                        "with hvp=fd; no LoRA); checkpoints use torch.distributed.checkpoint")
     add_run_options(p)
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_unlearn))
