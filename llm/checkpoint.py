@@ -203,6 +203,7 @@ def _load_sharded(step_dir: Path, info: dict[str, Any], device: torch.device | s
                   mesh: Any) -> dict[str, torch.Tensor]:
     """Empty tensors shaped as ``state.json`` lists them (sharded on ``mesh`` when given), filled by DCP."""
     import torch.distributed.checkpoint as dcp  # noqa: PLC0415
+    from torch.distributed.checkpoint.api import CheckpointException  # noqa: PLC0415
 
     specs = info.get("tensors")
     if not isinstance(specs, dict):
@@ -223,7 +224,7 @@ def _load_sharded(step_dir: Path, info: dict[str, Any], device: torch.device | s
             templates[key] = torch.empty(shape, dtype=dtype, device=device if device is not None else "cpu")
     try:
         dcp.load(templates, checkpoint_id=str(step_dir / "state.dcp"))
-    except Exception as err:  # DCP raises CheckpointException (not a ValueError) for unreadable files
+    except (CheckpointException, OSError, RuntimeError, ValueError) as err:
         raise CheckpointError(f"{step_dir / 'state.dcp'}: cannot read ({str(err).splitlines()[0]})") from None
     return templates
 
