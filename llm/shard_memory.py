@@ -1,9 +1,9 @@
 """``python -m llm.shard_memory``: peak memory per rank, replicated data parallel against FSDP2 sharding.
 
 Two gloo ranks on CPU (``--world``) each run GradDiff and OFMU (``hvp="fd"``) for a few steps on an embedded
-GPT-2 (by default d = 512, 8 blocks, 25.8 M parameters), once with the whole model on every rank
-(replicated: the core all-reduces gradients) and once sharded (``RunSettings(shard="fsdp")``). For each run
-and rank it reports
+GPT-2 (by default d = 384, 6 blocks: the shapes of the ``medium`` embedded size), once with the whole model
+on every rank (replicated: the core all-reduces gradients) and once sharded (``RunSettings(shard="fsdp")``).
+For each run and rank it reports
 
 * ``run_peak_mib``: the peak resident memory above the level before the run (:class:`llm.memory.PeakMemory`,
   RSS sampled every 20 ms), over the core's run alone (:func:`llm.runner.execute`): parameters being
@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm.shard_memory", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world", type=int, default=2, help="gloo ranks (default 2)")
-    parser.add_argument("--n-embd", type=int, default=512)
-    parser.add_argument("--n-layer", type=int, default=8)
+    parser.add_argument("--n-embd", type=int, default=384)
+    parser.add_argument("--n-layer", type=int, default=6)
     parser.add_argument("--steps", type=int, default=2, help="outer steps per run (default 2)")
     parser.add_argument("--out", default=None, help="also write the JSON record here")
     parser.add_argument("--write-docs", action="store_true", help="also write docs/llm-sharding.md")

@@ -42,12 +42,14 @@ class ShardedModelParams(ModelParams, ShardedParams):
         return cls(base.module, base.names, autocast_dtype)
 
 
-def check_sharding(shard: str | None, *, lora: bool, double_backward: bool) -> None:
+def check_sharding(shard: str | None, *, lora: bool, double_backward: bool, reason: str = "this method",
+                   need_group: bool = True) -> None:
     """Refuse what a sharded run cannot do, with one line each.
 
     Raises:
         ValueError: an unknown mode, LoRA, a method that differentiates through gradients (OFMU
-            ``hvp="exact"`` / ``"fwd_rev"``), or no process group.
+            ``hvp="exact"`` / ``"fwd_rev"``; ``reason`` names it), or no process group (with ``need_group``:
+            the command line checks the rest before the group exists).
     """
     if shard is None:
         return
@@ -57,11 +59,11 @@ def check_sharding(shard: str | None, *, lora: bool, double_backward: bool) -> N
         raise ValueError("--lora with --shard fsdp is not supported: LoRA trains a few adapter tensors, which fit "
                          "one device; run LoRA without --shard (replicated data parallel)")
     if double_backward:
-        raise ValueError("--shard fsdp needs first-order oracles (FSDP has no double backward): "
-                         "use OFMU's finite-difference path, --set hvp=fd")
+        raise ValueError(f"{reason} cannot run with --shard fsdp (it differentiates through gradients and FSDP has "
+                         "no double backward): use OFMU's first-order finite-difference path, --set hvp=fd")
     import torch.distributed as dist  # noqa: PLC0415
 
-    if not (dist.is_available() and dist.is_initialized()):
+    if need_group and not (dist.is_available() and dist.is_initialized()):
         raise ValueError("--shard fsdp needs a process group: launch with torchrun "
                          "(torchrun --nproc_per_node=N -m llm.cli llm unlearn ... --shard fsdp)")
 

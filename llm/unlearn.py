@@ -45,7 +45,14 @@ from llm.models.storage import save_pretrained
 from llm.objectives import TokenRows, encode_rows
 from llm.runner import Checkpointing, UtilityFloor, execute
 from llm.runtime import DEVICES, ModelParams, check_bf16, configure, enable_checkpointing, resolve_device
-from llm.sharding import SHARD_MODES, ShardedModelParams, check_sharding, gather_full_model, shard_model, sharded_reference
+from llm.sharding import (
+    SHARD_MODES,
+    ShardedModelParams,
+    check_sharding,
+    gather_full_model,
+    shard_model,
+    sharded_reference,
+)
 from ofmu_theory.distributed import world
 from ofmu_theory.io import temp_dir, to_jsonable, write_json
 from ofmu_theory.result import Result, Status
@@ -188,7 +195,8 @@ def build_task(
     device = resolve_device(settings.device, model)
     if settings.bf16:
         check_bf16(device)
-    check_sharding(settings.shard, lora=settings.lora is not None, double_backward=method.needs_double_backward())
+    check_sharding(settings.shard, lora=settings.lora is not None, double_backward=method.needs_double_backward(),
+                   reason=method.double_backward_reason())
     work = copy.deepcopy(model).eval()
     runtime = configure(work, device=device, attn_implementation=settings.attn_implementation,
                         double_backward=method.needs_double_backward(), reason=method.double_backward_reason())

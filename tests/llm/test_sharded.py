@@ -200,8 +200,10 @@ def test_sharded_checkpoint_resumes_on_two_ranks_and_on_one_process(resumed_rank
 def test_sharding_refuses_exact_hvps_and_lora_in_one_line():
     from llm.sharding import check_sharding
 
-    with pytest.raises(ValueError, match=r"^--shard fsdp needs first-order oracles .*hvp=fd$"):
-        check_sharding("fsdp", lora=False, double_backward=True)
+    exact = METHODS.get("ofmu").preset("embedded", hvp="exact")
+    with pytest.raises(ValueError, match=r"^OFMU hvp='exact' cannot run with --shard fsdp .*--set hvp=fd$"):
+        check_sharding("fsdp", lora=False, double_backward=exact.needs_double_backward(),
+                       reason=exact.double_backward_reason())
     with pytest.raises(ValueError, match=r"^--lora with --shard fsdp is not supported"):
         check_sharding("fsdp", lora=True, double_backward=False)
     with pytest.raises(ValueError, match="launch with torchrun"):
