@@ -113,8 +113,9 @@ def sharded_reference(model: nn.Module, device: torch.device,
     return make
 
 
-def gather_full_model(sharded: nn.Module, like: nn.Module) -> nn.Module | None:
-    """The final weights as an ordinary model on rank 0 (None on the other ranks); every rank must call it.
+def gather_full_model(sharded: nn.Module, like: nn.Module, *, device: torch.device | str = "cpu") -> nn.Module | None:
+    """The final weights as an ordinary model on rank 0's ``device`` (None on the other ranks); every rank must
+    call it.
 
     The full state dict is gathered to rank 0's CPU memory (``torch.distributed.checkpoint.state_dict`` with
     ``full_state_dict=True, cpu_offload=True``) and loaded into a copy of the unsharded ``like`` (the target
@@ -132,4 +133,4 @@ def gather_full_model(sharded: nn.Module, like: nn.Module) -> nn.Module | None:
     if unexpected or set(missing) - tied:
         raise ValueError(f"the gathered state dict does not fit the model: missing {sorted(missing)[:5]}, "
                          f"unexpected {sorted(unexpected)[:5]}")
-    return out
+    return out.to(device)

@@ -286,7 +286,8 @@ def unlearn(
     reference = task.__dict__.get("reference")
     final = task.model
     if sharded:  # rank 0 gets an ordinary model with the final weights (collective: every rank calls it)
-        final = gather_full_model(task.model, model) or task.model
+        full = gather_full_model(task.model, model, device=plan.problem.theta0[0].device)
+        final = full if full is not None else task.model
     return Unlearned(
         method=method.name, config=method.to_dict(), model=final, result=result, status=result.status.name,
         diverged=result.status is Status.DIVERGED, wall_s=time.perf_counter() - start,

@@ -135,6 +135,25 @@ def _resume_worker(rank: int, size: int, port: int, out: str) -> None:
             _save(resumed, f"{out}-resumed.safetensors")
 
 
+OTHER_METHODS = ("grad_ascent", "npo", "simnpo", "idkdpo", "rmu", "blur")
+
+
+def _other_method(name: str, scale: int):
+    return METHODS.get(name).preset("embedded", epochs=1.0, batch_size=BATCH * scale,
+                                    retain_batch_size=RETAIN_BATCH * scale)
+
+
+def _methods_worker(rank: int, size: int, port: int, out: str) -> None:
+    """Every other first-order method sharded (reference models sharded too; RMU trains a subset)."""
+    with gloo_group(rank, size, port):
+        tokenizer, model, forget, retain = _setup()
+        for name in OTHER_METHODS:
+            done = unlearn(_other_method(name, 1), model=model, tokenizer=tokenizer, template=PROMPTS.get("plain"),
+                           forget_items=forget, retain_items=retain, settings=RunSettings(max_length=128, shard="fsdp"))
+            if rank == 0:
+                _save(done, f"{out}-{name}.safetensors")
+
+
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> str:
     out = str(tmp_path_factory.mktemp("fsdp") / "run")
@@ -195,6 +214,20 @@ def test_sharded_checkpoint_resumes_on_two_ranks_and_on_one_process(resumed_rank
     got = {n: p.detach() for n, p in one.model.named_parameters()}
     assert _worst(got, want) <= TOLERANCE["grad_diff"]
     assert _worst(got, two) <= TOLERANCE["grad_diff"]
+
+
+@pytest.mark.slow  # a third spawn of two ranks, six methods
+def test_every_other_first_order_method_runs_sharded_and_matches_one_process(tmp_path):
+    out = str(tmp_path / "run")
+    spawn_ranks(_methods_worker, WORLD, out)
+    tokenizer, model, forget, retain = _setup()
+    for name in OTHER_METHODS:
+        single = unlearn(_other_method(name, WORLD), model=model, tokenizer=tokenizer, template=PROMPTS.get("plain"),
+                         forget_items=forget, retain_items=retain, settings=RunSettings(max_length=128))
+        want = {n: p.detach() for n, p in single.model.named_parameters()}
+        assert any(not torch.equal(want[n], p) for n, p in model.named_parameters()), f"{name} did not move θ"
+        worst = _worst(load_file(f"{out}-{name}.safetensors"), want)
+        assert worst <= 1e-10, f"{name}: max |θ_sharded − θ_single| / max|θ| = {worst:.3g}"
 
 
 def test_sharding_refuses_exact_hvps_and_lora_in_one_line():
