@@ -39,7 +39,7 @@ class ShardedModelParams(ModelParams, ShardedParams):
     def of(cls, module: nn.Module, names: Any = None, *,
            autocast_dtype: torch.dtype | None = None) -> ShardedModelParams:
         base = ShardedParams.of(module, names)
-        return cls(base.module, base.names, autocast_dtype)
+        return cls(module=base.module, names=base.names, shards=base.shards, autocast_dtype=autocast_dtype)
 
 
 def check_sharding(shard: str | None, *, lora: bool, double_backward: bool, reason: str = "this method",
@@ -124,6 +124,11 @@ def gather_full_model(sharded: nn.Module, like: nn.Module, *, device: torch.devi
     import torch.distributed as dist  # noqa: PLC0415
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict  # noqa: PLC0415
 
+    from torch.distributed.fsdp import FSDPModule  # noqa: PLC0415
+
+    for m in sharded.modules():  # registered parameters = the shards (a forward pass may have left some gathered)
+        if isinstance(m, FSDPModule):
+            m.reshard()
     state = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if dist.get_rank() != 0:
         return None

@@ -24,7 +24,7 @@ finite-difference path (``hvp="fd"``); the exact and forward-over-reverse HVPs r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -39,39 +39,62 @@ FIRST_ORDER_ONLY = ("sharded (FSDP) parameters have first-order oracles only (FS
                     "use OFMU's finite-difference path, hvp='fd'")
 
 
-def is_sharded(module: nn.Module) -> bool:
-    """True when ``module``'s parameters are DTensors (``fully_shard`` was applied)."""
+def _is_dtensor(t: Any) -> bool:
     from torch.distributed.tensor import DTensor  # noqa: PLC0415
 
-    return any(isinstance(p, DTensor) for p in module.parameters())
+    return isinstance(t, DTensor)
+
+
+def is_sharded(module: nn.Module) -> bool:
+    """True when ``module``'s parameters are DTensors (``fully_shard`` was applied)."""
+    return any(_is_dtensor(p) for p in module.parameters())
 
 
 @dataclass(frozen=True)
 class ShardedParams(ModuleParams):
     """:class:`ModuleParams` of a module sharded with FSDP2: θ is a tuple of DTensor shards.
 
+    Attributes:
+        shards: the sharded parameters (DTensors) in θ's order, kept from construction: FSDP swaps the
+            module's registered parameters for gathered plain tensors while a group is unsharded, and
+            reduces the gradients into these objects' ``.grad``.
+
     ``vector()`` returns copies (the module's own parameters are the scratch into which each evaluation
     point is copied, so a θ that aliased them would change under the core's feet).
     """
 
+    shards: tuple[nn.Parameter, ...] = field(default=(), compare=False, repr=False)
+
     @classmethod
     def of(cls, module: nn.Module, names: Sequence[str] | None = None) -> ShardedParams:
         base = ModuleParams.of(module, names)
-        if not is_sharded(module):
-            raise ValueError("ShardedParams needs a module sharded with torch.distributed.fsdp.fully_shard")
-        return cls(base.module, base.names)
+        params = dict(module.named_parameters())
+        shards = tuple(params[n] for n in base.names)
+        if not all(_is_dtensor(p) for p in shards):
+            raise ValueError("ShardedParams needs a module sharded with torch.distributed.fsdp.fully_shard "
+                             "(and not yet run: its parameters must be the sharded DTensors)")
+        return cls(module=base.module, names=base.names, shards=shards)
 
     def _parameters(self) -> tuple[nn.Parameter, ...]:
-        params = dict(self.module.named_parameters())
-        return tuple(params[n] for n in self.names)
+        return self.shards
 
     def vector(self) -> tuple[torch.Tensor, ...]:
         """The current values as θ: copies of the module's sharded parameters (DTensors)."""
         return tuple(p.detach().clone() for p in self._parameters())
 
+    def reshard(self) -> None:
+        """Free every gathered group (FSDP keeps the root's gathered after a forward pass with no backward),
+        so that the next forward pass gathers the values just assigned."""
+        from torch.distributed.fsdp import FSDPModule  # noqa: PLC0415
+
+        for m in self.module.modules():
+            if isinstance(m, FSDPModule):
+                m.reshard()
+
     @torch.no_grad()
     def assign(self, params: Sequence[torch.Tensor]) -> None:
         """Copy θ's local shards into the module's sharded parameters (what FSDP gathers from)."""
+        self.reshard()
         for target, value in zip(self._parameters(), params, strict=True):
             if value is not target:
                 target.to_local().copy_(value.to_local())
@@ -90,7 +113,7 @@ class ShardedParams(ModuleParams):
         return tuple(out)
 
     def clear_grads(self) -> None:
-        for p in self.module.parameters():
+        for p in self._parameters():
             p.grad = None
 
 

@@ -103,6 +103,26 @@ def _worker(rank: int, size: int, port: int, out: str) -> None:
                 assert not any(type(p).__name__ == "DTensor" for p in done.model.parameters())
                 _save(done, f"{out}-{name}.safetensors")
                 np.save(f"{out}-{name}-loss_f.npy", done.result.trace["loss_f"])
+        _values_follow_theta(rank, out, setup, sharded)
+
+
+def _values_follow_theta(rank: int, out: str, setup, settings) -> None:
+    """value() at θ₁, then θ₀, then value_and_grad() at both: FSDP keeps the root's gathered weights after a
+    forward pass without backward, and a value taken from those would be the previous point's."""
+    from llm import objectives
+    from llm.unlearn import build_task
+    from ofmu_theory.backends.torch_backend import TORCH
+
+    tokenizer, model, forget, retain = setup
+    task = build_task(_method("grad_diff", 1), model=model, tokenizer=tokenizer, template=PROMPTS.get("plain"),
+                      forget_items=forget, retain_items=retain, settings=settings)
+    loss = objectives.nll(task.params, task.forget)
+    batch = np.array([rank])
+    theta0 = task.params.vector()
+    theta1 = TORCH.axpy(-1.0, loss.value_and_grad(theta0, batch)[1], theta0)
+    found = [float(loss.value(theta1, batch)), float(loss.value(theta0, batch)),
+             float(loss.value_and_grad(theta1, batch)[0]), float(loss.value_and_grad(theta0, batch)[0])]
+    np.save(f"{out}-values-{rank}.npy", np.array(found))
 
 
 def _resume_worker(rank: int, size: int, port: int, out: str) -> None:
@@ -185,6 +205,13 @@ def test_backend_reductions_on_uneven_shards_equal_the_whole_vectors(ranks):
     want = [sum(float((x * y).sum()) for x, y in zip(a, b)), float(torch.sqrt(sum((x * x).sum() for x in a))), 1.0, 0.0]
     for rank in range(WORLD):
         np.testing.assert_allclose(np.load(f"{ranks}-backend-{rank}.npy"), want, rtol=1e-14, atol=0)
+
+
+def test_sharded_values_follow_theta(ranks):
+    for rank in range(WORLD):
+        at1, at0, grad_at1, grad_at0 = np.load(f"{ranks}-values-{rank}.npy")
+        assert abs(at1 - at0) > 1e-6 * abs(at0), "θ₁ is a full gradient step from θ₀: the losses must differ"
+        np.testing.assert_allclose([at1, at0], [grad_at1, grad_at0], rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(METHODS_UNDER_TEST))
