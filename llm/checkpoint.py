@@ -8,6 +8,12 @@ Layout of a checkpoint folder::
     step-000040/state.json          the state's structure (state types by registry name, tuples, scalars),
                                      the trace rows, cumulative oracle counts and the caller's metadata
 
+**Sharded runs** (FSDP2, :mod:`llm.sharding`): the state's θ and moments are DTensors, one shard per rank.
+Every rank then writes its shards with ``torch.distributed.checkpoint`` into ``step-000040/state.dcp/``
+(rank 0 writes ``state.json``, which lists each tensor's global shape and dtype, under ``"storage": "dcp"``).
+Reading builds empty tensors of those shapes — sharded like the resuming run's parameters when it is
+sharded (any number of ranks: DCP reshards), whole tensors otherwise — and lets DCP fill them.
+
 The sampler position is the state's ``draws`` counter (samplers are pure functions of it), so
 ``Solver.run(problem, init_state=state)`` continues exactly where the run stopped.
 
@@ -62,10 +68,19 @@ class Checkpoint:
     meta: dict[str, Any]
 
 
+def _is_dtensor(t: Any) -> bool:
+    try:
+        from torch.distributed.tensor import DTensor  # noqa: PLC0415
+    except ImportError:
+        return False
+    return isinstance(t, DTensor)
+
+
 def _flatten(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, torch.Tensor):
         key = path or "root"
-        tensors[key] = obj.detach().to("cpu").contiguous().clone()
+        # a shard stays where it is (DCP writes each rank's own); a whole tensor is copied to the CPU
+        tensors[key] = obj.detach() if _is_dtensor(obj) else obj.detach().to("cpu").contiguous().clone()
         return {"tensor": key, "device": str(obj.device)}
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):
         return {"state": STATES.name_of(type(obj)),
@@ -92,6 +107,8 @@ def _unflatten(tree: Any, tensors: Mapping[str, torch.Tensor], device: torch.dev
         key = tree["tensor"]
         if not isinstance(key, str) or key not in tensors:
             raise CheckpointError(f"{where}: state entry names tensor {key!r}, which state.safetensors lacks")
+        if _is_dtensor(tensors[key]):  # already on the resuming run's mesh and devices
+            return tensors[key]
         target = device if device is not None else tree["device"]
         try:
             return tensors[key].to(torch.device(target))
@@ -125,11 +142,13 @@ def save_checkpoint(folder: str | os.PathLike[str], *, state: Any, trace: Trace,
         The step folder written.
     """
     root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
     step = int(state.k)
     name = f"step-{step:06d}"
     tensors: dict[str, torch.Tensor] = {}
     structure = _flatten(state, "", tensors)
+    if any(_is_dtensor(t) for t in tensors.values()):
+        return _save_sharded(root, name, step, tensors, structure, trace=trace, counts=counts, meta=meta)
+    root.mkdir(parents=True, exist_ok=True)
     tmp = temp_dir(f".{name}.", root)
     try:
         save_file(tensors, str(tmp / "state.safetensors"), metadata={"format": FORMAT})
@@ -147,6 +166,67 @@ def save_checkpoint(folder: str | os.PathLike[str], *, state: Any, trace: Trace,
         if old.name != name and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _save_sharded(root: Path, name: str, step: int, tensors: dict[str, torch.Tensor], structure: Any, *,
+                  trace: Trace, counts: dict[str, float], meta: dict[str, Any]) -> Path:
+    """The sharded layout (collective: every rank calls it): DCP writes the shards, rank 0 the rest."""
+    import torch.distributed as dist  # noqa: PLC0415
+    import torch.distributed.checkpoint as dcp  # noqa: PLC0415
+
+    main = dist.get_rank() == 0
+    partial, target = root / f".{name}.partial", root / name
+    if main:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+    dist.barrier()  # the folder exists before any rank writes into it
+    dcp.save(tensors, checkpoint_id=str(partial / "state.dcp"))
+    if main:
+        specs = {k: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "sharded": _is_dtensor(t)}
+                 for k, t in tensors.items()}
+        write_json(partial / "state.json", {"format": FORMAT, "step": step, "storage": "dcp", "tensors": specs,
+                                            "structure": structure, "trace": trace.to_dict(), "counts": counts,
+                                            "meta": to_jsonable(meta)})
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(partial, target)
+        write_json(root / "latest.json", {"format": FORMAT, "step": step, "folder": name})
+        for old in root.glob("step-*"):
+            if old.name != name and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+    dist.barrier()  # no rank goes on before the checkpoint is complete
+    return target
+
+
+def _load_sharded(step_dir: Path, info: dict[str, Any], device: torch.device | str | None,
+                  mesh: Any) -> dict[str, torch.Tensor]:
+    """Empty tensors shaped as ``state.json`` lists them (sharded on ``mesh`` when given), filled by DCP."""
+    import torch.distributed.checkpoint as dcp  # noqa: PLC0415
+    from torch.distributed.checkpoint.api import CheckpointException  # noqa: PLC0415
+
+    specs = info.get("tensors")
+    if not isinstance(specs, dict):
+        raise CheckpointError(f"{step_dir / 'state.json'}: a 'dcp' checkpoint needs a 'tensors' table")
+    templates: dict[str, torch.Tensor] = {}
+    for key, spec in specs.items():
+        try:
+            shape, dtype, sharded = [int(n) for n in spec["shape"]], getattr(torch, spec["dtype"]), spec["sharded"]
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{step_dir / 'state.json'}: bad tensor entry {key!r} ({err})") from None
+        if not isinstance(dtype, torch.dtype):
+            raise CheckpointError(f"{step_dir / 'state.json'}: tensor {key!r} has no dtype {spec['dtype']!r}")
+        if sharded and mesh is not None:
+            from torch.distributed.tensor import Shard, empty  # noqa: PLC0415
+
+            templates[key] = empty(*shape, dtype=dtype, device_mesh=mesh, placements=[Shard(0)])
+        else:
+            templates[key] = torch.empty(shape, dtype=dtype, device=device if device is not None else "cpu")
+    try:
+        dcp.load(templates, checkpoint_id=str(step_dir / "state.dcp"))
+    except (CheckpointException, OSError, RuntimeError, ValueError) as err:
+        raise CheckpointError(f"{step_dir / 'state.dcp'}: cannot read ({str(err).splitlines()[0]})") from None
+    return templates
 
 
 def has_checkpoint(folder: str | os.PathLike[str]) -> bool:
@@ -190,13 +270,15 @@ def meta_differences(stored: Any, current: Any) -> list[str]:
 
 
 def load_checkpoint(folder: str | os.PathLike[str], *, device: torch.device | str | None = None,
-                    expect_meta: Mapping[str, Any] | None = None) -> Checkpoint:
+                    expect_meta: Mapping[str, Any] | None = None, mesh: Any = None) -> Checkpoint:
     """Read the latest checkpoint of ``folder``.
 
     Args:
         device: put every tensor there (None: the device it was saved from). Under data parallelism each
             rank loads rank 0's checkpoint onto its own device.
         expect_meta: the caller's metadata; checked against the stored one before anything is rebuilt.
+        mesh: the resuming run's device mesh when it is sharded (FSDP): θ and the moments are loaded as
+            DTensors sharded on it, whatever the number of ranks that wrote them.
 
     Raises:
         CheckpointError: no checkpoint there, files of another format, a malformed structure (e.g. a state
@@ -219,10 +301,16 @@ def load_checkpoint(folder: str | os.PathLike[str], *, device: torch.device | st
         if diff:
             raise CheckpointError(f"the checkpoint in {str(root)!r} was written with other settings ("
                                   + "; ".join(diff) + "); use the same settings, or another --checkpoint-dir")
-    try:
-        tensors = load_file(str(step_dir / "state.safetensors"))
-    except (SafetensorError, OSError) as err:
-        raise CheckpointError(f"{step_dir / 'state.safetensors'}: cannot read ({err})") from None
+    if info.get("storage") == "dcp":
+        tensors = _load_sharded(step_dir, info, device, mesh)
+    elif mesh is not None:
+        raise CheckpointError(f"the checkpoint in {str(root)!r} was written by an unsharded run; resume it "
+                              "without --shard")
+    else:
+        try:
+            tensors = load_file(str(step_dir / "state.safetensors"))
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"{step_dir / 'state.safetensors'}: cannot read ({err})") from None
     state = _unflatten(info["structure"], tensors, device, str(step_dir / "state.json"))
     try:
         trace = Trace({str(k): np.asarray([float(x) for x in v], dtype=np.float64) for k, v in info["trace"].items()})

@@ -3,6 +3,7 @@
 ``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_cli/main.py); the shared
 options live in :mod:`llm.cli_options`. Every sub-command takes the same *prepare options*, which identify one
 cached prepared entry; ``unlearn``, ``eval`` and ``bench`` build it first when it is missing.
+``--shard fsdp`` (under torchrun) also shards the model itself over the ranks (FSDP2, :mod:`llm.sharding`).
 
 Under torchrun (``WORLD_SIZE > 1``) ``unlearn`` builds a missing prepared entry one rank at a time (a file
 lock), then joins the process group from the environment (nccl on CUDA, gloo on CPU); every rank trains
@@ -111,6 +112,11 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
     # bad input fails before any work: the method and its --set values, --resume without a checkpoint
     preset = args.preset or ("embedded" if args.model == "embedded" else "openunlearning")
     method = METHODS.get(args.method).preset(preset, **method_sets(args.set, (args.method,)).get(args.method, {}))
+    if args.shard is not None:
+        from llm.sharding import check_sharding  # noqa: PLC0415
+
+        check_sharding(args.shard, lora=args.lora, double_backward=method.needs_double_backward(),
+                       reason=method.double_backward_reason(), need_group=False)
     out = Path(args.out)
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else out.with_name(out.name + ".checkpoint")
     if args.resume and not has_checkpoint(checkpoint_dir):
@@ -123,7 +129,7 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
             claim.enter_context(hold_lock(checkpoint_dir, what="--checkpoint-dir"))
         prepared = prepared_entry(args)
         settings = run_settings(args, prepared)
-        info = distributed.init_from_env(resolve_device(settings.device))
+        info = distributed.init_from_env(resolve_device(settings.device), always=settings.shard is not None)
         main_rank = distributed.is_main()
         if not main_rank:  # one voice: the other ranks log warnings only and show no progress bars
             logging.getLogger().setLevel(logging.WARNING)
@@ -307,6 +313,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoint", action="store_true", help="keep the checkpoint folder after success")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
     p.add_argument("--eval", action="store_true", help="also evaluate the unlearned model into <out>/eval")
+    p.add_argument("--shard", default=None, choices=["fsdp"],
+                   help="under torchrun: shard the model over the ranks with FSDP2 (first-order methods, OFMU "
+                        "with hvp=fd; no LoRA); checkpoints use torch.distributed.checkpoint")
     add_run_options(p)
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_unlearn))

@@ -222,7 +222,7 @@ def run_settings(args: argparse.Namespace, prepared: Any) -> Any:
     return RunSettings(seed=args.seed, lora=lora_options(args), max_length=prepared.config.max_length,
                        max_retain_nll=args.max_retain_nll, checkpoint_every=getattr(args, "checkpoint_every", None),
                        device=args.device, bf16=args.bf16, gradient_checkpointing=args.gradient_checkpointing,
-                       attn_implementation=args.attn_implementation)
+                       attn_implementation=args.attn_implementation, shard=getattr(args, "shard", None))
 
 
 def lora_options(args: argparse.Namespace) -> Any:

@@ -69,19 +69,22 @@ def backend_for(device: torch.device) -> str:
     return "nccl" if device.type == "cuda" else "gloo"
 
 
-def init_from_env(device: torch.device) -> DistInfo:
+def init_from_env(device: torch.device, *, always: bool = False) -> DistInfo:
     """Initialise the default process group from torchrun's environment (``RANK``, ``WORLD_SIZE``,
     ``MASTER_ADDR``, ``MASTER_PORT``) when ``WORLD_SIZE > 1`` and none exists; a no-op otherwise.
 
     Args:
         device: this rank's device (``cuda:$LOCAL_RANK`` or CPU): decides the backend.
+        always: also a group of one rank when torchrun set the environment (a sharded run needs a group
+            whatever its size; without torchrun's variables a single process stays without one).
     """
     size = env_world_size()
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if dist.is_available() and dist.is_initialized():
         rank, size = world()
         return DistInfo(rank, size, local, dist.get_backend())
-    if size == 1:
+    launched = all(k in os.environ for k in ("RANK", "MASTER_ADDR", "MASTER_PORT"))
+    if size == 1 and not (always and launched and dist.is_available()):
         return DistInfo(0, 1, 0, "none")
     if not dist.is_available():
         raise ValueError(f"WORLD_SIZE={size} but this torch build has no torch.distributed")

@@ -18,6 +18,8 @@ corpus, it times GradDiff and OFMU steps through :func:`llm.perf.measure_step` â
    peak memory against the card's), and a one-rank NCCL all-reduce (the backend torchrun runs would use).
 
 Every loss is checked finite. ``--tiny`` runs the same script on a 2-layer model (CPU dry run).
+``torchrun --nproc_per_node=2 -m llm.gpu_check --sharded`` runs the prepared two-GPU sharded (FSDP2)
+SmolLM2-135M check instead (:mod:`llm.gpu_check_sharded`).
 """
 
 from __future__ import annotations
@@ -102,7 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=os.environ.get("OUT"), help="folder for gpu_check.json (default $OUT)")
+    parser.add_argument("--sharded", action="store_true",
+                        help="under torchrun on 2 GPUs: SmolLM2-135M sharded with FSDP2 (llm.gpu_check_sharded)")
+    parser.add_argument("--random", action="store_true", help="--sharded: a random model of SmolLM2's shapes")
     args = parser.parse_args(argv)
+    if args.sharded:
+        from llm.gpu_check_sharded import main as sharded_main  # noqa: PLC0415
+
+        return sharded_main(args)
     start = time.perf_counter()
 
     from llm.benchmark import run_subject, table  # noqa: PLC0415

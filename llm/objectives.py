@@ -66,6 +66,7 @@ from llm.tokenization import IGNORE_INDEX, Encoded, collate
 from ofmu_theory.distributed import mean_across_ranks, world
 from ofmu_theory.modules import Forward, ModuleParams
 from ofmu_theory.objectives import Batch, TorchObjective
+from ofmu_theory.sharded import ShardedObjective, ShardedParams
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +108,7 @@ class TokenRows:
 
 
 def _device(params: ModuleParams) -> torch.device:
-    return params.vector()[0].device
+    return params.module.get_parameter(params.names[0]).device
 
 
 def logits_of(forward: Forward, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -124,6 +125,8 @@ def _objective(params: ModuleParams, n_rows: int | None, fn: Callable[[Forward, 
         with eval_mode(params.module):
             return fn(forward, batch)
 
+    if isinstance(params, ShardedParams):  # FSDP reduces the gradients; values are averaged inside
+        return ShardedObjective(params.loss(loss), params=params, n_rows=n_rows)
     reduce = mean_across_ranks if world()[1] > 1 else None
     return TorchObjective(params.loss(loss), n_rows=n_rows, reduce=reduce)
 

@@ -99,11 +99,13 @@ class UtilityFloor:
 
 @dataclass(frozen=True, kw_only=True)
 class Checkpointing:
-    """Save a resumable checkpoint every ``every`` outer iterations into ``folder`` (with ``meta``)."""
+    """Save a resumable checkpoint every ``every`` outer iterations into ``folder`` (with ``meta``); ``sharded``:
+    the state holds FSDP shards, and every rank writes its own with ``torch.distributed.checkpoint``."""
 
     folder: Path
     every: int
     meta: dict[str, Any] = field(default_factory=dict)
+    sharded: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -125,7 +127,10 @@ def execute(
         progress: progress bars.
     """
     def save(chunk: Chunk) -> None:
-        if is_main():  # the ranks hold the same state: rank 0 writes it
+        if checkpoint.sharded:  # each rank holds its own shards: a collective write
+            save_checkpoint(checkpoint.folder, state=chunk.state, trace=chunk.trace, counts=chunk.counts,
+                            meta=checkpoint.meta)
+        elif is_main():  # the ranks hold the same state: rank 0 writes it
             save_checkpoint(checkpoint.folder, state=chunk.state, trace=chunk.trace, counts=chunk.counts,
                             meta=checkpoint.meta)
             logger.info("checkpoint at step %d in %s", int(chunk.state.k), checkpoint.folder)

@@ -45,6 +45,14 @@ from llm.models.storage import save_pretrained
 from llm.objectives import TokenRows, encode_rows
 from llm.runner import Checkpointing, UtilityFloor, execute
 from llm.runtime import DEVICES, ModelParams, check_bf16, configure, enable_checkpointing, resolve_device
+from llm.sharding import (
+    SHARD_MODES,
+    ShardedModelParams,
+    check_sharding,
+    gather_full_model,
+    shard_model,
+    sharded_reference,
+)
 from ofmu_theory.distributed import world
 from ofmu_theory.io import temp_dir, to_jsonable, write_json
 from ofmu_theory.result import Result, Status
@@ -72,6 +80,9 @@ class RunSettings:
         gradient_checkpointing: recompute each transformer layer's activations in the backward pass.
         attn_implementation: the attention kernel (``"eager"``, ``"sdpa"``, ``"flash_attention_2"``; None:
             the model's). Methods that differentiate through gradients switch to eager whatever is asked.
+        shard: ``"fsdp"``: shard the model over the process group's ranks with FSDP2 (:mod:`llm.sharding`);
+            None: every rank holds the whole model (replicated data parallel). Left out of :meth:`to_dict`
+            while None, so the records of unsharded runs are unchanged.
     """
 
     seed: int = 0
@@ -86,6 +97,7 @@ class RunSettings:
     bf16: bool = False
     gradient_checkpointing: bool = False
     attn_implementation: str | None = None
+    shard: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -101,9 +113,14 @@ class RunSettings:
         for name in ("bf16", "gradient_checkpointing"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {name}={getattr(self, name)!r}")
+        if self.shard is not None and self.shard not in SHARD_MODES:
+            raise ValueError(f"shard must be None or one of {SHARD_MODES}, got shard={self.shard!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(asdict(self))
+        out = to_jsonable(asdict(self))
+        if self.shard is None:  # the default stays out: existing records and cache keys are unchanged
+            del out["shard"]
+        return out
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -178,6 +195,8 @@ def build_task(
     device = resolve_device(settings.device, model)
     if settings.bf16:
         check_bf16(device)
+    check_sharding(settings.shard, lora=settings.lora is not None, double_backward=method.needs_double_backward(),
+                   reason=method.double_backward_reason())
     work = copy.deepcopy(model).eval()
     runtime = configure(work, device=device, attn_implementation=settings.attn_implementation,
                         double_backward=method.needs_double_backward(), reason=method.double_backward_reason())
@@ -199,8 +218,15 @@ def build_task(
     runtime["precision"] = f"bf16 autocast, {weights} master parameters" if settings.bf16 else weights
     rank, size = world()
     encode = dict(max_length=settings.max_length, overflow=settings.overflow)
+    make_reference = None
+    if settings.shard is not None:
+        runtime["shard"] = {"mode": settings.shard, "blocks": shard_model(work), "world_size": size}
+        params: ModelParams = ShardedModelParams.of(work, names=list(names), autocast_dtype=dtype)
+        make_reference = sharded_reference(model, device, dtype)
+    else:
+        params = ModelParams.of(work, names=list(names), autocast_dtype=dtype)
     return UnlearnTask(
-        model=work, params=ModelParams.of(work, names=list(names), autocast_dtype=dtype), tokenizer=tokenizer,
+        model=work, params=params, tokenizer=tokenizer, make_reference=make_reference,
         forget_items=tuple(forget_items),
         forget=encode_rows(tokenizer, template, [(i.question, i.answer) for i in forget_items], name="forget", **encode),
         retain=encode_rows(tokenizer, template, [(i.question, i.answer) for i in retain_items], name="retain", **encode),
@@ -225,18 +251,22 @@ def unlearn(
     task = build_task(method, model=model, tokenizer=tokenizer, template=template, forget_items=forget_items,
                       retain_items=retain_items, settings=settings)
     plan = method.plan(task)
-    meta = {"method": method.to_dict(), "settings": settings.to_dict()}
+    meta = checkpoint_meta(method, settings, task.world_size)
+    sharded = settings.shard is not None
     checkpointing = None
     if settings.checkpoint_every is not None:
         if checkpoint_dir is None:
             raise ValueError("checkpoint_every is set but no checkpoint_dir was given")
-        checkpointing = Checkpointing(folder=Path(checkpoint_dir), every=settings.checkpoint_every, meta=meta)
+        checkpointing = Checkpointing(folder=Path(checkpoint_dir), every=settings.checkpoint_every, meta=meta,
+                                      sharded=sharded)
     loaded = None
     if resume:
         if checkpoint_dir is None:
             raise ValueError("resume needs a checkpoint_dir")
         if has_checkpoint(checkpoint_dir):
-            loaded = load_checkpoint(checkpoint_dir, device=task.params.vector()[0].device, expect_meta=meta)
+            theta0 = plan.problem.theta0
+            loaded = load_checkpoint(checkpoint_dir, device=theta0[0].device, expect_meta=meta,
+                                     mesh=theta0[0].device_mesh if sharded else None)
             logger.info("resuming %s from step %d", method.name, loaded.state.k)
         else:
             logger.info("no checkpoint in %s: starting from step 0", checkpoint_dir)
@@ -254,14 +284,34 @@ def unlearn(
     if result.status is Status.DIVERGED:
         logger.error("%s diverged after %d steps: %s", method.name, result.nit, result.message)
     reference = task.__dict__.get("reference")
+    final = task.model
+    if sharded:  # rank 0 gets an ordinary model with the final weights (collective: every rank calls it)
+        full = gather_full_model(task.model, model, device=plan.problem.theta0[0].device)
+        final = full if full is not None else task.model
     return Unlearned(
-        method=method.name, config=method.to_dict(), model=task.model, result=result, status=result.status.name,
+        method=method.name, config=method.to_dict(), model=final, result=result, status=result.status.name,
         diverged=result.status is Status.DIVERGED, wall_s=time.perf_counter() - start,
         effective_batch_size=(plan.sampler.batch_lower or len(task.forget)) * task.world_size,
         world_size=task.world_size, distributed=distributed_record(plan.sampler, task), runtime=task.runtime,
         reference=None if reference is None else reference.kind, floor=None if floor is None else floor.to_dict(),
         settings=settings,
     )
+
+
+def checkpoint_meta(method: Method, settings: RunSettings, world_size: int) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed: the method config with its batch sizes made effective
+    (per rank × ``world_size``, the rows one step sees) and the run settings except ``shard``.
+
+    The union of the ranks' disjoint shards is one process's batch of that effective size (``MiniBatch``), so a
+    checkpoint resumes on another number of ranks, sharded or not, with the per-rank batch that keeps the
+    effective one. In a single process the stored config is the method's own.
+    """
+    config = method.to_dict()
+    if world_size > 1:  # retain_batch_size None means "= batch_size", which scales with it
+        config = {**config, **{k: config[k] * world_size for k in ("batch_size", "retain_batch_size")
+                               if config.get(k) is not None}}
+    settings_dict = {k: v for k, v in settings.to_dict().items() if k != "shard"}
+    return {"method": config, "settings": settings_dict}
 
 
 def distributed_record(sampler: Any, task: UnlearnTask) -> dict[str, Any]:
@@ -271,7 +321,9 @@ def distributed_record(sampler: Any, task: UnlearnTask) -> dict[str, Any]:
     backend = dist.get_backend() if dist.is_available() and dist.is_initialized() else "none"
     per_f = sampler.batch_lower or len(task.forget)
     per_r = sampler.batch_upper or len(task.retain)
+    shard = task.runtime.get("shard")
     return {"world_size": task.world_size, "backend": backend, "per_rank_batch_size": per_f,
+            **({"shard": shard["mode"]} if shard else {}),
             "effective_batch_size": per_f * task.world_size, "per_rank_retain_batch_size": per_r,
             "effective_retain_batch_size": per_r * task.world_size}
 

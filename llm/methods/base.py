@@ -20,7 +20,7 @@ gives our defaults for the small embedded GPT-2, which that recipe does not move
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any, ClassVar
@@ -73,6 +73,8 @@ class UnlearnTask:
         seed: the run's seed (sampler, IdK answer choice, RMU's steering vector).
         rank, world_size: data-parallel position (per-rank disjoint batches).
         runtime: how the model runs (device, precision, checkpointing, attention; :func:`llm.runtime.configure`).
+        make_reference: builds π_ref where the model cannot be deep-copied (a sharded run,
+            :func:`llm.sharding.sharded_reference`); None: a frozen copy of ``model``.
     """
 
     model: nn.Module
@@ -87,11 +89,14 @@ class UnlearnTask:
     rank: int = 0
     world_size: int = 1
     runtime: dict[str, Any] = field(default_factory=dict)
+    make_reference: Callable[[], Reference] | None = None
 
     @cached_property
     def reference(self) -> Reference:
         """π_ref: a frozen copy of the starting model, or the base model with LoRA adapters disabled (run under
         the same autocast as θ's forward passes)."""
+        if self.make_reference is not None:
+            return self.make_reference()
         return Reference.of(self.model, autocast_dtype=getattr(self.params, "autocast_dtype", None))
 
     def problem(self, *, lower: Objective, upper: Objective, name: str) -> BilevelProblem:

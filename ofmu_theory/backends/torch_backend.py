@@ -18,9 +18,27 @@ from ofmu_theory.backends.base import Backend
 
 TorchVec = tuple[torch.Tensor, ...]
 
+try:
+    from torch.distributed.tensor import DTensor as _DTensor
+except ImportError:  # a torch build without torch.distributed
+    _DTensor = None
+
 
 def _plain(alpha: Any) -> bool:
     return isinstance(alpha, (int, float)) or (isinstance(alpha, torch.Tensor) and not alpha.requires_grad)
+
+
+def _sharded(a: TorchVec) -> bool:
+    """True when ``a`` holds DTensors (parameters sharded by FSDP2, :mod:`ofmu_theory.sharded`)."""
+    return _DTensor is not None and isinstance(a[0], _DTensor)
+
+
+def _global_sum(local: torch.Tensor, a: TorchVec) -> torch.Tensor:
+    """Sum over the ranks of ``a``'s device mesh of a per-rank partial sum (one all-reduce for the whole vector)."""
+    import torch.distributed as dist  # noqa: PLC0415
+
+    dist.all_reduce(local, group=a[0].device_mesh.get_group())
+    return local
 
 
 def _no_graph(*vectors: TorchVec) -> bool:
@@ -35,12 +53,22 @@ class TorchBackend(Backend):
     differentiable = True
 
     def vdot(self, a: TorchVec, b: TorchVec) -> torch.Tensor:
+        if _sharded(a) and _no_graph(a, b):
+            # DTensors cannot flatten an unevenly sharded dimension: dot the local shards, then one all-reduce
+            acc = torch.promote_types(a[0].dtype, torch.float32)
+            local = [torch.dot(x.to_local().reshape(-1).to(acc), y.to_local().reshape(-1).to(acc))
+                     for x, y in zip(a, b, strict=True)]
+            return _global_sum(torch.stack(local).sum(), a)
         # one dot product per tensor and one sum (a Python sum of per-tensor reductions costs 3 kernels each)
         acc = torch.promote_types(a[0].dtype, torch.float32)
         dots = [torch.dot(x.reshape(-1).to(acc), y.reshape(-1).to(acc)) for x, y in zip(a, b, strict=True)]
         return dots[0] if len(dots) == 1 else torch.stack(dots).sum()
 
     def norm(self, a: TorchVec) -> torch.Tensor:
+        if _sharded(a) and _no_graph(a):  # local squared norms, one all-reduce (not one per tensor)
+            acc = torch.promote_types(a[0].dtype, torch.float32)
+            local = torch._foreach_norm([t.to_local().to(acc) for t in a])
+            return torch.sqrt(_global_sum(torch.stack(local).square().sum(), a))
         if _no_graph(a):
             acc = torch.promote_types(a[0].dtype, torch.float32)
             norms = torch._foreach_norm([t.to(acc) for t in a] if a[0].dtype != acc else list(a))
@@ -113,6 +141,9 @@ class TorchBackend(Backend):
         return sum(t.numel() for t in x)
 
     def isfinite(self, x: TorchVec) -> bool:
+        if _sharded(x):  # count the local non-finite entries, one all-reduce: the same answer on every rank
+            bad = torch.stack([(~torch.isfinite(t.to_local())).sum() for t in x]).sum().to(torch.float64)
+            return bool(_global_sum(bad, x) == 0)
         # Fast path: one fused norm kernel and one host synchronisation. A non-finite entry makes the sum of
         # norms non-finite; a finite sum proves every entry finite. Only a non-finite sum (a non-finite entry,
         # or finite entries whose norm overflows) takes the exact per-tensor check.
@@ -133,6 +164,8 @@ class TorchBackend(Backend):
         return tuple(t.detach().clone() for t in x)
 
     def to_numpy(self, x: TorchVec) -> np.ndarray:
+        if _sharded(x):  # gathers every shard: only for recorded iterates, never inside a step
+            x = tuple(t.detach().full_tensor() for t in x)
         return np.concatenate([t.detach().to(torch.float64).cpu().reshape(-1).numpy() for t in x])
 
     def from_numpy(self, flat: np.ndarray, like: TorchVec) -> TorchVec:

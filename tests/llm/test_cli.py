@@ -118,10 +118,21 @@ def test_bench_table_json_and_plot(entry, tmp_path):
     (["llm", "unlearn", "--method", "ofmu", "--out", "x", "--set", "ofmu.nosuch=1"], "unknown option 'ofmu.nosuch'"),
     (["llm", "bench", "--out", "x", "--set", "npo.beta=1"], "--profile single only"),
     (["llm", "prepare", "--forget-split", "forget20"], "forget_split must be one of"),
+    (["llm", "unlearn", "--method", "ofmu", "--out", "x", "--set", "hvp=exact", "--shard", "fsdp"],
+     "OFMU hvp='exact' cannot run with --shard fsdp"),
+    (["llm", "unlearn", "--method", "grad_diff", "--out", "x", "--lora", "--shard", "fsdp"],
+     "--lora with --shard fsdp is not supported"),
 ])
 def test_bad_arguments_exit_2(entry, argv, message, capsys):
     assert main([*argv, *MICRO, "--cache-dir", str(entry)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_shard_without_torchrun_exits_2_and_writes_nothing(entry, tmp_path, capsys):
+    out = tmp_path / "sharded"
+    assert main(["llm", "unlearn", "--method", "grad_diff", "--out", str(out), "--shard", "fsdp", *MICRO,
+                 "--cache-dir", str(entry)]) == 2
+    assert "launch with torchrun" in capsys.readouterr().err and not out.exists()
 
 
 def test_trust_remote_code_is_off_unless_asked(monkeypatch, entry, tmp_path):
