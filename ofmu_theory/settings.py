@@ -103,7 +103,8 @@ def per_method(settings: dict[str, Any], methods: list[str] | tuple[str, ...], *
         what: the option they came from, for error messages.
 
     Raises:
-        ValueError: a ``method.key`` whose method is not run, or a key no method of the run has.
+        ValueError: a ``method.key`` whose method is not run, or a key no method of the run has (with one
+            method, a plain key is passed on for the method to check).
     """
     out: dict[str, dict[str, Any]] = {m: {} for m in methods}
     for key, value in settings.items():
@@ -118,11 +119,12 @@ def per_method(settings: dict[str, Any], methods: list[str] | tuple[str, ...], *
                                  f"{', '.join(sorted(valid))}")
             out[method][name] = value
             continue
-        having = [m for m in methods if key in fields(m)]
+        # one method: it validates the key itself (its own error lists its options)
+        having = list(methods) if len(methods) == 1 else [m for m in methods if key in fields(m)]
         if not having:
             valid = sorted({f for m in methods for f in fields(m)})
-            raise ValueError(f"{what} {key}={value!r}: no method of this run ({', '.join(methods)}) has option "
-                             f"{key!r}; valid: {', '.join(valid)}")
+            raise ValueError(f"{what} {key}={value!r}: unknown option {key!r}: no method of this run "
+                             f"({', '.join(methods)}) has it; valid: {', '.join(valid)}")
         for m in having:
             out[m][key] = value
     return {m: values for m, values in out.items() if values}

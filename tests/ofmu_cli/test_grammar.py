@@ -19,12 +19,13 @@ def test_key_applies_to_every_method_that_has_it_and_method_key_to_one() -> None
     got = per_method({"beta": 0.2, "ofmu.rho": 2, "lr": 1e-3, "npo.lr": 5e-4}, ("ofmu", "npo", "ft"), fields=fields)
     assert got == {"ofmu": {"beta": 0.2, "rho": 2, "lr": 1e-3}, "npo": {"beta": 0.2, "lr": 5e-4}, "ft": {"lr": 1e-3}}
     assert per_method({}, ("ofmu",), fields=fields) == {}
+    assert per_method({"nope": 1}, ("ofmu",), fields=fields) == {"ofmu": {"nope": 1}}  # the method checks it
 
 
 @pytest.mark.parametrize("settings, message", [
     ({"npo.beta": 1}, "method 'npo' is not in this run (ofmu, ft)"),
     ({"ofmu.nope": 1}, "unknown option 'ofmu.nope'; 'ofmu' has: beta, lr, rho"),
-    ({"nope": 1}, "no method of this run (ofmu, ft) has option 'nope'; valid: beta, lr, rho"),
+    ({"nope": 1}, "unknown option 'nope': no method of this run (ofmu, ft) has it; valid: beta, lr, rho"),
     ({"bad.x": 1}, "unknown method 'bad'"),
 ])
 def test_errors_name_the_setting(settings, message) -> None:
