@@ -160,19 +160,17 @@ def _check_items(forget: Sequence[QAItem], retain: Sequence[QAItem]) -> None:
     check_disjoint(forget, retain)
 
 
-def build_task(
-    method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
-    retain_items: Sequence[QAItem], settings: RunSettings,
-) -> UnlearnTask:
-    """Copy ``model`` (left untouched) onto the run's device, choose its attention kernel (eager when the method
-    differentiates through gradients), add LoRA adapters if asked, turn on gradient checkpointing and bf16
-    autocast if asked, tokenise D_f and D_r, choose θ. The record of these choices is ``task.runtime``.
+def working_copy(method: Method, *, model: nn.Module, tokenizer: Any,
+                 settings: RunSettings) -> tuple[nn.Module, ModelParams, dict[str, Any]]:
+    """The model a run changes, θ and the record of how it runs (the part of :func:`build_task` that does not
+    depend on the data): ``model`` copied onto the run's device (left untouched), its attention kernel chosen
+    (eager when the method differentiates through gradients), LoRA adapters added if asked, gradient
+    checkpointing and bf16 autocast turned on if asked.
 
     Raises:
-        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token, bf16
-            where autocast is unavailable, a model without gradient checkpointing support.
+        ValueError: a tokenizer without a pad token, bf16 where autocast is unavailable, a model without
+            gradient checkpointing support.
     """
-    _check_items(forget_items, retain_items)
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer has no pad token; choose one (llm.models.set_pad_token / --pad-token)")
     device = resolve_device(settings.device, model)
@@ -197,10 +195,26 @@ def build_task(
     dtype = torch.bfloat16 if settings.bf16 else None
     weights = str(next(work.parameters()).dtype).removeprefix("torch.")
     runtime["precision"] = f"bf16 autocast, {weights} master parameters" if settings.bf16 else weights
+    return work, ModelParams.of(work, names=list(names), autocast_dtype=dtype), runtime
+
+
+def build_task(
+    method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
+    retain_items: Sequence[QAItem], settings: RunSettings,
+) -> UnlearnTask:
+    """The :func:`working_copy` of ``model`` (copied, kernel chosen, LoRA, gradient checkpointing, bf16 autocast,
+    θ chosen), then D_f and D_r tokenised. The record of these choices is ``task.runtime``.
+
+    Raises:
+        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token, bf16
+            where autocast is unavailable, a model without gradient checkpointing support.
+    """
+    _check_items(forget_items, retain_items)
+    work, params, runtime = working_copy(method, model=model, tokenizer=tokenizer, settings=settings)
     rank, size = world()
     encode = dict(max_length=settings.max_length, overflow=settings.overflow)
     return UnlearnTask(
-        model=work, params=ModelParams.of(work, names=list(names), autocast_dtype=dtype), tokenizer=tokenizer,
+        model=work, params=params, tokenizer=tokenizer,
         forget_items=tuple(forget_items),
         forget=encode_rows(tokenizer, template, [(i.question, i.answer) for i in forget_items], name="forget", **encode),
         retain=encode_rows(tokenizer, template, [(i.question, i.answer) for i in retain_items], name="retain", **encode),
