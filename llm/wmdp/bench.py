@@ -138,7 +138,7 @@ class WmdpTask:
         from llm.lora import merged  # noqa: PLC0415
 
         t0 = time.perf_counter()
-        with PeakMemory(self.settings.device or "cpu") as memory:
+        with PeakMemory(self.memory_device()) as memory:
             task = self.build(method, seed=seed)
             result = execute(method.plan(task), callback=PassBudget(budget=budget_passes))
         task.params.assign(result.theta)
@@ -151,6 +151,12 @@ class WmdpTask:
         del task, result
         gc.collect()
         return out
+
+    def memory_device(self) -> str:
+        """Where the runs' peak memory is measured: CUDA when the runs go there, else the process's RSS."""
+        from llm.runtime import resolve_device  # noqa: PLC0415
+
+        return str(resolve_device(self.settings.device, self.model).type)
 
     def score(self, metrics: Mapping[str, Any]) -> tuple[float, float]:
         util, forget = metrics.get("utility_acc"), metrics.get("forget_acc")

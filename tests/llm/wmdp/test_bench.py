@@ -25,7 +25,7 @@ def real_layout(tmp_path_factory) -> dict[str, list[str]]:
     root = tmp_path_factory.mktemp("wmdp-files")
     c = generate_corpus(n_forget=4, n_retain=4, seed=5)
     half = len(c.forget_mc) // 2
-    strip = [{k: v for k, v in q.to_record(with_subject=False).items()} for q in c.forget_mc]
+    strip = [q.to_record(with_subject=False) for q in c.forget_mc]
     return {
         "--forget-corpus": [_jsonl(root / "bio-forget-corpus.jsonl", [{"text": t, "title": "t"} for t in c.forget_corpus])],
         "--retain-corpus": [_jsonl(root / "bio-retain-corpus.jsonl", [{"text": t} for t in c.retain_corpus])],
