@@ -260,3 +260,30 @@ def prepare(config: WmdpConfig = WmdpConfig(), *, cache_dir: str | os.PathLike[s
                       **{f"utility_mc_{r}": len(v) for r, v in data.utility_mc.items()}}}
     write_json(folder / MARKER, info)
     return WmdpEntry(folder=folder, config=config, info=info)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m llm.wmdp.prepare [--seed N] [--size S]``: build (or find) the default entry and print the target's
+    accuracies on both roles and the training time (the numbers docs/wmdp.md quotes)."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m llm.wmdp.prepare")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", default="tiny")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    entry = prepare(WmdpConfig(seed=args.seed, size=args.size))
+    info = entry.info
+    for role in ("tune", "eval"):
+        t = info["target"][role]
+        print(f"{role}: forget acc {t['forget_acc']:.3f} (acc_norm {t['forget_acc_norm']:.3f}), utility acc "
+              f"{t['utility_acc']:.3f} (acc_norm {t['utility_acc_norm']:.3f}), forget ppl {t['forget_ppl']:.3f}; "
+              + ", ".join(f"{s} {v['acc']:.3f} (n={v['n']})" for s, v in t["per_subject"].items()))
+    print(f"entry {entry.folder.name} (built in {info['prepare_s']:.1f} s, training {info['train_s']:.1f} s), "
+          f"sizes {info['sizes']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
