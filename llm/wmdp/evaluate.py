@@ -76,12 +76,12 @@ def request(question: MCQuestion, mc_format: str = "cloze") -> MCRequest:
 
 def encode_request(tokenizer: Any, req: MCRequest, *, max_length: int) -> list[Encoded]:
     """One encoded row per continuation: labels only on the continuation's tokens (the harness's split)."""
-    context = list(tokenizer(req.context, add_special_tokens=False)["input_ids"]) or [tokenizer.eos_token_id]
+    context_ids = list(tokenizer(req.context, add_special_tokens=False)["input_ids"])
+    context = context_ids or [tokenizer.eos_token_id]
     rows = []
     for cont in req.continuations:
         whole = list(tokenizer(req.context + cont, add_special_tokens=False)["input_ids"])
-        n_ctx = len(list(tokenizer(req.context, add_special_tokens=False)["input_ids"]))
-        cont_ids = whole[n_ctx:]
+        cont_ids = whole[len(context_ids):]  # the harness's _encode_pair: context_enc + whole_enc[len(context_enc):]
         if not cont_ids:
             raise ValueError(f"continuation {cont!r} has no token of its own after the context {req.context[-40:]!r}")
         ids = context + cont_ids
