@@ -345,7 +345,7 @@ def _cmd_wmdp_bench(args: argparse.Namespace) -> int:
                         size=args.size, n_forget=args.n_forget, n_retain=args.n_retain, seed=args.seed,
                         train_epochs=args.train_epochs, train_lr=args.train_lr, train_batch_size=args.train_batch_size,
                         max_length=args.max_length, truncate=args.truncate, mc_format=args.mc_format,
-                        tune_share=args.tune_share, pad_token=args.pad_token)
+                        tune_share=args.tune_share, pad_token=args.pad_token, paraphrase=args.paraphrase)
     settings = RunSettings(max_length=args.max_length, overflow="truncate" if args.truncate else "error",
                            device=args.device)
     methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else METHODS_WMDP
@@ -385,6 +385,8 @@ def add_wmdp_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mc-format", default="cloze", choices=["cloze", "mmlu"],
                    help="cloze (default: choice text continuations) | mmlu (lm-eval's wmdp/mmlu prompt, letters)")
     g.add_argument("--tune-share", type=float, default=1 / 3, help="share of each subject's questions that tune")
+    g.add_argument("--paraphrase", action="store_true",
+                   help="generated corpus: questions worded unlike the corpus's review lines (docs/wmdp.md)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default="embedded", help="'embedded' (trained on the corpora) or a model folder / hub id")
     m.add_argument("--size", default="tiny", help="embedded model size (default tiny)")

@@ -10,7 +10,9 @@
 * **Questions.** One four-choice question per fact, in WMDP's layout for the forget domain and MMLU's for the
   utility set (subjects ``fictional_botany`` and ``general_facts``); wrong choices are other values of the
   same attribute. The question is worded by template ``mc_template`` of the attribute; the corpus's review
-  lines use ``review_template``: with different indices, the questions are paraphrases of what was read.
+  lines use ``review_template``. By default both are 0: the question is the review line's (as TOFU's target
+  is fine-tuned on its questions). With different indices the questions are paraphrases of what was read,
+  which the tiny embedded model barely generalises to (docs/wmdp.md).
 
 Files (:func:`write_corpus`)::
 
@@ -135,7 +137,7 @@ def _domain(rng: random.Random, names: Sequence[str], attributes: Sequence[Attri
 
 
 def generate_corpus(*, n_forget: int = 40, n_retain: int = 40, seed: int = 0, review_template: int = 0,
-                    mc_template: int = 1, facts_per_record: int = 6) -> WmdpCorpus:
+                    mc_template: int = 0, facts_per_record: int = 6) -> WmdpCorpus:
     """The corpus (module docstring) with ``n_forget`` substances and ``n_retain`` plants.
 
     Raises:

@@ -63,6 +63,7 @@ class WmdpConfig:
         max_length: longest tokenised record / question. truncate: cut longer corpus records instead of failing.
         mc_format: ``"cloze"`` or ``"mmlu"`` (:mod:`llm.wmdp.evaluate`). tune_share: the validation share.
         pad_token: pad token for a pretrained tokenizer without one.
+        paraphrase: generated corpus: word the questions by the other template than the corpus's review lines.
     """
 
     forget_corpus: str | None = None
@@ -82,6 +83,7 @@ class WmdpConfig:
     mc_format: str = "cloze"
     tune_share: float = 1 / 3
     pad_token: str | None = None
+    paraphrase: bool = False
 
     def __post_init__(self) -> None:
         files = (self.forget_corpus, self.retain_corpus, self.forget_mc, self.utility_mc)
@@ -233,8 +235,8 @@ def prepare(config: WmdpConfig = WmdpConfig(), *, cache_dir: str | os.PathLike[s
     tmp = temp_dir(".build.", folder)
     try:
         if config.generated:
-            write_corpus(generate_corpus(n_forget=config.n_forget, n_retain=config.n_retain, seed=config.seed),
-                         tmp / "data")
+            write_corpus(generate_corpus(n_forget=config.n_forget, n_retain=config.n_retain, seed=config.seed,
+                                         mc_template=1 if config.paraphrase else 0), tmp / "data")
         data = load_data(config, tmp / "data")
         t0 = time.perf_counter()
         if config.model == "embedded":
@@ -271,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--paraphrase", action="store_true", help="questions worded unlike the corpus's review lines")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    entry = prepare(WmdpConfig(seed=args.seed, size=args.size))
+    entry = prepare(WmdpConfig(seed=args.seed, size=args.size, paraphrase=args.paraphrase))
     info = entry.info
     for role in ("tune", "eval"):
         t = info["target"][role]

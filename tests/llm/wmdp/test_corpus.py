@@ -34,8 +34,11 @@ def test_every_answer_is_stated_in_its_domain_and_choices_are_distinct() -> None
     forget_text = "\n".join(c.forget_corpus)
     for q in c.forget_mc:
         assert len(set(q.choices)) == 4
-        assert f"Answer: {q.choices[q.answer]}\n" in forget_text + "\n"
-        assert f"Question: {q.question}" not in forget_text  # the question is a paraphrase of the review line
+        assert f"Question: {q.question}\nAnswer: {q.choices[q.answer]}\n" in forget_text + "\n"
+    paraphrased = generate_corpus(n_forget=6, n_retain=4, seed=0, mc_template=1)
+    assert paraphrased.forget_corpus == c.forget_corpus
+    for q in paraphrased.forget_mc:  # the same facts, asked in other words than the review lines
+        assert f"Question: {q.question}" not in forget_text and f"Answer: {q.choices[q.answer]}" in forget_text
     retain_text = "\n".join(c.retain_corpus)
     assert all(f"Answer: {q.choices[q.answer]}" in retain_text for q in c.utility_mc)
     assert {q.subject for q in c.utility_mc} == {"fictional_botany", "general_facts"}
