@@ -43,7 +43,7 @@ METHODS_WMDP: tuple[str, ...] = ("grad_diff", "npo", "simnpo", "rmu", "ofmu")
 #: The TOFU bench's declared grids for the same methods.
 SEARCH_SPACES: Mapping[str, Mapping[str, tuple[Any, ...]]] = {m: LLM_SEARCH_SPACES[m] for m in METHODS_WMDP}
 PROFILES: Mapping[str, Profile] = {
-    "quick": Profile(name="quick", budgets=(1.0, 3.0), n_configs=3, seeds=(0, 1, 2, 3, 4)),
+    "quick": Profile(name="quick", budgets=(1.0,), n_configs=3, seeds=(0, 1, 2)),
     "full": Profile(name="full", budgets=(1.0, 3.0, 10.0), n_configs=6, seeds=(0, 1, 2, 3, 4)),
     "smoke": Profile(name="smoke", budgets=(1.0,), n_configs=1, seeds=(0, 1)),  # test-sized: checks wiring only
 }
