@@ -1,4 +1,4 @@
-"""``ofmu llm``: prepare | check-data | unlearn | eval | bench (the user-facing text is :data:`DESCRIPTION`).
+"""``ofmu llm``: prepare | check-data | unlearn | eval | bench | wmdp-bench (user-facing text: :data:`DESCRIPTION`).
 
 ``register(subparsers)`` adds the ``llm`` command to the ``ofmu`` parser (ofmu_cli/main.py); the shared
 options live in :mod:`llm.cli_options`. Every sub-command takes the same *prepare options*, which identify one
@@ -265,6 +265,7 @@ Unlearning of causal language models on TOFU-format question-answer data.
   unlearn     run one method from the target model; --out gets model/ (safetensors) and result.json
   eval        TOFU metrics of a saved model against the prepared entry's retain model
   bench       every method under the same compute budget: tables, plots and a verdict
+  wmdp-bench  WMDP-style unlearning (multiple-choice accuracy on a forget domain) under the same protocol
 
 Examples:
   ofmu llm prepare
@@ -277,7 +278,7 @@ Examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``llm`` with its sub-commands to the ``ofmu`` parser."""
-    llm = subparsers.add_parser("llm", help="LLM unlearning on TOFU: prepare | check-data | unlearn | eval | bench",
+    llm = subparsers.add_parser("llm", help="LLM unlearning (TOFU, WMDP-style): prepare | check-data | unlearn | eval | bench | wmdp-bench",
                                 description=verbatim(DESCRIPTION))
     sub = llm.add_subparsers(dest="llm_command", required=True)
     entry_help = (data_help, models_help)
@@ -357,6 +358,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_options(p)
     add_prepare_options(p)
     p.set_defaults(func=_quiet_hub(_cmd_bench))
+
+    from llm.wmdp.cli import add_wmdp_parser  # noqa: PLC0415
+
+    add_wmdp_parser(sub, wrap=_quiet_hub)
 
 
 def main(argv: list[str] | None = None) -> int:

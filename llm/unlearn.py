@@ -177,19 +177,18 @@ def _check_items(forget: Sequence[QAItem], retain: Sequence[QAItem]) -> None:
     check_disjoint(forget, retain)
 
 
-def build_task(
-    method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
-    retain_items: Sequence[QAItem], settings: RunSettings,
-) -> UnlearnTask:
-    """Copy ``model`` (left untouched) onto the run's device, choose its attention kernel (eager when the method
-    differentiates through gradients), add LoRA adapters if asked, turn on gradient checkpointing and bf16
-    autocast if asked, tokenise D_f and D_r, choose θ. The record of these choices is ``task.runtime``.
+def working_copy(method: Method, *, model: nn.Module, tokenizer: Any,
+                 settings: RunSettings) -> tuple[nn.Module, ModelParams, dict[str, Any], Any]:
+    """The model a run changes, θ, the record of how it runs and the reference-model factory of a sharded run
+    (None otherwise) — the part of :func:`build_task` that does not depend on the data: ``model`` copied onto
+    the run's device (left untouched), its attention kernel chosen (eager when the method differentiates
+    through gradients), LoRA adapters added if asked, gradient checkpointing and bf16 autocast turned on if
+    asked, the blocks sharded with FSDP2 if ``settings.shard``.
 
     Raises:
-        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token, bf16
-            where autocast is unavailable, a model without gradient checkpointing support.
+        ValueError: a tokenizer without a pad token, bf16 where autocast is unavailable, a model without
+            gradient checkpointing support.
     """
-    _check_items(forget_items, retain_items)
     if tokenizer.pad_token_id is None:
         raise ValueError("the tokenizer has no pad token; choose one (llm.models.set_pad_token / --pad-token)")
     device = resolve_device(settings.device, model)
@@ -216,15 +215,28 @@ def build_task(
     dtype = torch.bfloat16 if settings.bf16 else None
     weights = str(next(work.parameters()).dtype).removeprefix("torch.")
     runtime["precision"] = f"bf16 autocast, {weights} master parameters" if settings.bf16 else weights
+    if settings.shard is None:
+        return work, ModelParams.of(work, names=list(names), autocast_dtype=dtype), runtime, None
+    runtime["shard"] = {"mode": settings.shard, "blocks": shard_model(work), "world_size": world()[1]}
+    params = ShardedModelParams.of(work, names=list(names), autocast_dtype=dtype)
+    return work, params, runtime, sharded_reference(model, device, dtype)
+
+
+def build_task(
+    method: Method, *, model: nn.Module, tokenizer: Any, template: Any, forget_items: Sequence[QAItem],
+    retain_items: Sequence[QAItem], settings: RunSettings,
+) -> UnlearnTask:
+    """The :func:`working_copy` of ``model`` (copied, kernel chosen, LoRA, gradient checkpointing, bf16 autocast,
+    θ chosen), then D_f and D_r tokenised. The record of these choices is ``task.runtime``.
+
+    Raises:
+        ValueError: an empty forget or retain split, a question in both, a tokenizer without a pad token, bf16
+            where autocast is unavailable, a model without gradient checkpointing support.
+    """
+    _check_items(forget_items, retain_items)
+    work, params, runtime, make_reference = working_copy(method, model=model, tokenizer=tokenizer, settings=settings)
     rank, size = world()
     encode = dict(max_length=settings.max_length, overflow=settings.overflow)
-    make_reference = None
-    if settings.shard is not None:
-        runtime["shard"] = {"mode": settings.shard, "blocks": shard_model(work), "world_size": size}
-        params: ModelParams = ShardedModelParams.of(work, names=list(names), autocast_dtype=dtype)
-        make_reference = sharded_reference(model, device, dtype)
-    else:
-        params = ModelParams.of(work, names=list(names), autocast_dtype=dtype)
     return UnlearnTask(
         model=work, params=params, tokenizer=tokenizer, make_reference=make_reference,
         forget_items=tuple(forget_items),
