@@ -138,11 +138,12 @@ def test_the_first_seed_tunes_and_a_single_seed_profile_runs(tmp_path):
     task = ToyTask()
     profile = Profile(name="t", budgets=(1.0,), n_configs=2, seeds=(7, 3))
     rec = run_protocol(task, SPACES[:1], profile, reference_passes=100, reference_method="base",
-                       metrics=["quality"], cache_dir=tmp_path / "a")
+                       metrics=["quality", "utility"], cache_dir=tmp_path / "a")
     assert {seed for _, role, seed in task.calls if role == "tune"} == {7}
     assert rec["levels"][0]["methods"]["base"]["tuning"]["tuning_seed"] == 7
     one = run_protocol(ToyTask(), SPACES[:1], Profile(name="t", budgets=(1.0,), n_configs=1, seeds=(5,)),
-                       reference_passes=100, reference_method="base", metrics=["quality"], cache_dir=tmp_path / "b")
+                       reference_passes=100, reference_method="base", metrics=["quality", "utility"],
+                       cache_dir=tmp_path / "b")
     assert [r["seed"] for r in one["levels"][0]["methods"]["base"]["per_seed"]] == [5]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ofmu_theory import SOLVERS, Armijo, Constants, Evaluator, InverseSmoothness, MiniBatch, Status
-from ofmu_theory.sampler import Batches
+from ofmu_theory.sampler import Batches, FullBatch
 from tests.ofmu_theory.problems import least_squares, least_squares_from, make_problem, poly_problem
 
 # Small, stable settings (constant steps so the backends follow identical paths). A solver without an
@@ -332,8 +332,9 @@ def test_alternating_ascends_only_while_k_is_below_ascent_until() -> None:
 def test_ofmu_ascend_takes_T_projected_ascent_steps() -> None:
     """θ̃ after T steps θ ← θ + η_in σ∇L_f (β = 0), with the draws it used and the last η_in."""
     problem = poly_problem(6, 3, "numpy")
-    solver = SOLVERS.get("ofmu")(inner_steps=3, eta_in=0.05, max_steps=1)
+    solver = SOLVERS.get("ofmu")(beta=0.0, inner_steps=3, eta_in=0.05, max_steps=1)
     ev = solver.evaluator(problem)
+    ev.sampler = FullBatch()  # as Solver.run sets it
     state = solver.init(ev, problem.theta0)
     theta, draws, _, eta = solver.ascend(ev, problem.theta0, 4, state.inner_state)
     expected = problem.theta0
