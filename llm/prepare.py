@@ -135,7 +135,9 @@ def check_entry(folder: Path, config: PrepareConfig) -> None:
     if recorded is None:
         return
     wanted = json.loads(json.dumps(config.resolved().to_dict(), default=str))
-    ignore = {"template"}  # resolved from the tokenizer when the entry was built
+    # template: resolved from the tokenizer when the entry was built; trust_remote_code: a permission for
+    # loading, not an option of what was built
+    ignore = {"template", "trust_remote_code"}
     keys = sorted(k for k in set(wanted) | set(recorded) if k not in ignore and wanted.get(k) != recorded.get(k))
     if keys:
         diffs = ", ".join(f"{k}: entry {recorded.get(k)!r} vs now {wanted.get(k)!r}" for k in keys)
