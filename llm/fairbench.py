@@ -29,12 +29,10 @@ from __future__ import annotations
 import gc
 import logging
 import math
-import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from llm.entry import Prepared, evaluate_model
@@ -64,22 +62,16 @@ SHARED = {"batch_size": 8, "retain_batch_size": 32}
 #: OFMU runs on one estimator path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the
 #: others): the path the bench's path check (:func:`path_check`) selected in the committed full profile
 #: (docs/llm-bench/README.md, "OFMU's estimator path"); the report says whenever the check selects another.
-OFMU_FIXED = {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random", "lr_in": None}
+OFMU_FIXED = {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen", "lr_in": None}
 #: OFMU's estimator paths compared by :func:`path_check`: the exact path (the reference) and the first-order
-#: paths of ``ofmu_theory`` by central and by forward differences, with the cheaper similarity-term
-#: estimators (one of its two HVPs drawn per evaluation, curvature frozen along R; the term lagged by 2
-#: evaluations). Unlisted keys take the method's defaults (:data:`PATH_DEFAULTS`).
+#: paths of ``ofmu_theory`` (central differences; with the similarity term lagged by 2 steps; with one of its
+#: two HVPs drawn per step and its curvature frozen). Unlisted keys take the method's defaults.
 OFMU_PATHS: Mapping[str, Mapping[str, Any]] = {
     "exact": {"hvp": "exact"},
     "fd": {"hvp": "fd"},
+    "fd+lag2": {"hvp": "fd", "sim_lag": 2},
     "fd+random+frozen": {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen"},
-    "fd-fwd": {"hvp": "fd", "fd_scheme": "forward"},
-    "fd-fwd+random+frozen": {"hvp": "fd", "fd_scheme": "forward", "sim_pick": "random", "sim_curvature": "frozen"},
-    "fd-fwd+lag2+random": {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random"},
 }
-#: The method's values of the settings that tell the paths apart.
-PATH_DEFAULTS: Mapping[str, Any] = {"hvp": "exact", "fd_scheme": "central", "sim_lag": 1, "sim_pick": "both",
-                                    "sim_curvature": "full"}
 #: The similarity weight of the path check when the chosen configuration has β = 0 (the estimators differ only
 #: in the similarity term, so at β = 0 every first-order path is the same computation).
 CHECK_BETA = 0.1
@@ -246,44 +238,32 @@ def _sampler_like(n_forget: int, batch_size: int) -> Any:
 
 def path_name(settings: Mapping[str, Any]) -> str | None:
     """The :data:`OFMU_PATHS` entry that ``settings`` run (None: none of them)."""
-    given = {k: settings.get(k, v) for k, v in PATH_DEFAULTS.items()}
+    defaults = {"hvp": "exact", "sim_lag": 1, "sim_pick": "both", "sim_curvature": "full"}
+    given = {k: settings.get(k, v) for k, v in defaults.items()}
     for name, path in OFMU_PATHS.items():
-        if given == {**PATH_DEFAULTS, **path}:
+        if given == {**defaults, **path}:
             return name
     return None
 
 
-#: How :func:`path_check` picks the bench's path (written into its record).
-PATH_RULE = ("among the paths whose mean KS statistic and MU lie inside the exact path's 95 % t intervals, the one "
-             "with the fewest mean gradient passes (the protocol's unit of compute, which the machine's load does not "
-             "change; mean wall time breaks ties)")
-
-
-def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float, seeds: Sequence[int],
-               cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float,
+               seeds: Sequence[int]) -> dict[str, Any]:
     """OFMU's chosen configuration on the eval role along every path of :data:`OFMU_PATHS`, each run one after
-    the other in this process for the same outer steps (as many as the exact path's fit in ``budget_passes``)
-    and ``seeds``; which path the bench should run (:data:`PATH_RULE`).
+    the other in this process for the same outer steps and ``seeds``; which path the bench should run.
 
-    With β = 0 in ``config`` the check runs at β = :data:`CHECK_BETA`. The runs go through the run cache of
-    ``cache_dir`` (keyed by the task, configuration, path, steps and seed), so an interrupted check resumes.
+    Rule: among the paths whose mean KS statistic and MU lie inside the exact path's 95 % t intervals, the one
+    with the least mean wall time. With β = 0 in ``config`` the check runs at β = :data:`CHECK_BETA`.
     """
     from ofmu_theory.comparison import interval  # noqa: PLC0415
-    from ofmu_theory.protocol import RunCache, run_key  # noqa: PLC0415
 
     checked = {**config, "beta": config.get("beta") or CHECK_BETA}
-    steps = steps_within(budget_passes, task.per_step("ofmu", {**checked, **OFMU_PATHS["exact"]}, task.eval))
+    steps = steps_within(budget_passes, task.per_step("ofmu", {**checked, **OFMU_FIXED}, task.eval))
     epochs = steps / _steps_per_epoch(task.eval)
-    cache = RunCache(folder=None if cache_dir is None else Path(cache_dir))
     rows: dict[str, list[dict[str, Any]]] = {}
     for name, path in OFMU_PATHS.items():
         method = task.method("ofmu", {**checked, **path}, epochs=epochs)
-        rows[name] = []
-        for seed in seeds:
-            key = run_key(task.identity, check="ofmu path", config=checked, path=dict(path), steps=steps, seed=seed)
-            record = cache.get_or_run(key, lambda m=method, s=seed: task.execute(m, task.eval, seed=s,
-                                                                             budget_passes=1e12))
-            rows[name].append({"seed": seed, **record})
+        rows[name] = [{"seed": seed, **task.execute(method, task.eval, seed=seed, budget_passes=1e12)}
+                      for seed in seeds]
     keys = ("ks_statistic", "model_utility", "forget_quality", "wall_s", "passes")
     summary = {name: {k: interval([r[k] for r in recs]).to_dict() for k in keys if all(k in r for r in recs)}
                for name, recs in rows.items()}
@@ -291,14 +271,13 @@ def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float
     inside = {name: all(k in s and k in exact and exact[k]["low"] <= s[k]["mean"] <= exact[k]["high"]
                         for k in ("ks_statistic", "model_utility"))
               for name, s in summary.items()}
-    default = min((n for n in OFMU_PATHS if inside[n]),
-                  key=lambda n: (summary[n]["passes"]["mean"], summary[n]["wall_s"]["mean"]))
+    default = min((n for n in OFMU_PATHS if inside[n]), key=lambda n: summary[n]["wall_s"]["mean"])
     ran = path_name({**OFMU_FIXED})
-    return {"steps": steps, "budget_passes": budget_passes, "seeds": list(seeds), "config": checked,
-            "paths": {k: dict(v) for k, v in OFMU_PATHS.items()}, "per_seed": rows, "summary": summary,
-            "inside_exact_intervals": inside, "default": default, "bench_path": ran,
-            "bench_path_is_default": ran == default, "runs": {"executed": cache.runs, "from_cache": cache.hits},
-            "rule": PATH_RULE}
+    return {"steps": steps, "budget_passes": budget_passes, "seeds": list(seeds), "config": checked, "paths": {k: dict(v) for k, v in OFMU_PATHS.items()},
+            "per_seed": rows, "summary": summary, "inside_exact_intervals": inside, "default": default,
+            "bench_path": ran, "bench_path_is_default": ran == default,
+            "rule": "the least mean wall time among the paths whose mean KS statistic and MU lie inside the exact "
+                    "path's 95 % t intervals"}
 
 
 def _steps_per_epoch(role: Role) -> int:

@@ -62,7 +62,7 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
         largest = record["levels"][-1]  # the longest horizon: where the paths' errors can accumulate
         ofmu = largest["methods"]["ofmu"]
         check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=largest["budget_passes"],
-                           seeds=chosen.seeds, cache_dir=root / "runs")
+                           seeds=chosen.seeds)
     report = {
         "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
         "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},
