@@ -82,7 +82,7 @@ def test_prepare_config_and_cache_key(tmp_path):
         PrepareConfig(forget_split="forget50")
     with pytest.raises(ValueError, match="valid embedded model size names"):
         PrepareConfig(size="huge")
-    with pytest.raises(ValueError, match="data must be 'generated', 'hub' or a folder"):
+    with pytest.raises(ValueError, match="data must be 'generated', 'hub', a TOFU JSON file or a folder"):
         cache_key(PrepareConfig(data=str(tmp_path / "missing")))
     with pytest.raises(ValueError, match="limit must be"):
         EvalSettings(limit=1)
