@@ -28,6 +28,7 @@ from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import (format_config, format_interval, invocations, previous_record, run_protocol,
                                   run_seconds, runs_sentence, time_to_quality_table)
 from ofmu_theory.protocol import level_table as protocol_level_table
+from ofmu_theory.protocol import point_style
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
@@ -106,19 +107,6 @@ def level_table(level: Mapping[str, Any]) -> str:
 
 def verdict_sentence(level: Mapping[str, Any]) -> str:
     return protocol_verdict(level["verdict"], baseline_rule="the best feasible baseline")
-
-#: Baselines' colours and markers in the plots (cycled); OFMU is the red star.
-_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
-            "tab:cyan")
-_MARKERS = "osD^v<>ph"
-
-
-def point_style(i: int, name: str) -> dict[str, Any]:
-    """The i-th method's errorbar style: a colour and marker of its own, so the legend names every point."""
-    if name == "ofmu":
-        return {"fmt": "*", "color": "tab:red", "markersize": 11}
-    return {"fmt": _MARKERS[i % len(_MARKERS)], "color": _COLOURS[i % len(_COLOURS)], "markersize": 6}
-
 
 def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title: str, target_mu: float) -> None:
     """FQ (log x) against MU with 95 % intervals (error bars), one point per method."""

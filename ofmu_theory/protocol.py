@@ -435,3 +435,17 @@ def _time_to_quality(task: Task, levels: Sequence[Mapping[str, Any]], method: st
     if hit is None:
         return None
     return {k: hit[k] for k in ("budget_multiple", "budget_passes", "passes", "wall_s")}
+
+
+#: Baselines' colours and markers in the plots (cycled); OFMU is the red star.
+_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
+            "tab:cyan")
+_MARKERS = "osD^v<>ph"
+
+
+def point_style(i: int, name: str) -> dict[str, Any]:
+    """The i-th method's errorbar style: a colour and marker of its own, so the legend names every point."""
+    if name == "ofmu":
+        return {"fmt": "*", "color": "tab:red", "markersize": 11}
+    return {"fmt": _MARKERS[i % len(_MARKERS)], "color": _COLOURS[i % len(_COLOURS)], "markersize": 6}
+

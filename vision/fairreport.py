@@ -24,6 +24,7 @@ from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import (invocations, previous_record, run_protocol,
                                   run_seconds, runs_sentence, time_to_quality_table)
 from ofmu_theory.protocol import level_table as protocol_level_table
+from ofmu_theory.protocol import point_style
 from ofmu_theory.protocol import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
@@ -136,19 +137,6 @@ def level_table(level: Mapping[str, Any]) -> str:
 def verdict_sentence(level: Mapping[str, Any]) -> str:
     return protocol_verdict(level["verdict"], baseline_rule="the best baseline", metric_label="Avg. Gap",
                             digits=".2f", with_reason=False)
-
-#: Baselines' colours and markers in the plots (cycled); OFMU is the red star.
-_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive",
-            "tab:cyan")
-_MARKERS = "osD^v<>ph"
-
-
-def point_style(i: int, name: str) -> dict[str, Any]:
-    """The i-th method's errorbar style: a colour and marker of its own, so the legend names every point."""
-    if name == "ofmu":
-        return {"fmt": "*", "color": "tab:red", "markersize": 11}
-    return {"fmt": _MARKERS[i % len(_MARKERS)], "color": _COLOURS[i % len(_COLOURS)], "markersize": 6}
-
 
 def plot_level(level: Mapping[str, Any], path: Path, *, title: str) -> None:
     """Avg. Gap against time / Retrain (log x) with 95 % intervals, one point per method; the target's box."""
