@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from llm.wmdp import load_mc, load_texts
@@ -50,3 +52,16 @@ def test_bad_sizes_are_named() -> None:
         generate_corpus(n_forget=0)
     with pytest.raises(ValueError, match="mc_template must be 0 or 1"):
         generate_corpus(mc_template=2)
+
+
+def test_no_answer_can_be_copied_from_the_records_own_context() -> None:
+    """A question's answer must not appear in its record before the review line that states it: otherwise a
+    model fine-tuned on the corpus learns to copy the answer from context, never stores the fact, and a
+    multiple-choice question asked without the record cannot tell a target from an untrained model."""
+    c = generate_corpus(n_forget=8, n_retain=6, seed=1)
+    for texts, questions in ((c.forget_corpus, c.forget_mc), (c.retain_corpus, c.utility_mc)):
+        for q in questions:
+            line = f"Question: {q.question}\nAnswer: {q.choices[q.answer]}"
+            record = next(t for t in texts if line in t)
+            before = record[:record.index(line)]
+            assert not re.search(rf"\b{re.escape(q.choices[q.answer])}\b", before), (q.question, record)
