@@ -22,7 +22,7 @@ from llm.wmdp.prepare import WmdpConfig, WmdpEntry, prepare
 from ofmu_theory.comparison import paired, verdict
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import invocations, level_table, previous_record, run_protocol, run_seconds, runs_sentence, \
-    time_to_quality_table, verdict_sentence
+    point_style, time_to_quality_table, verdict_sentence
 from ofmu_theory.runinfo import run_metadata
 
 #: The per-budget table's columns: (header, summary key, format).
@@ -98,8 +98,8 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for name, row in level["methods"].items():
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    for i, (name, row) in enumerate(level["methods"].items()):
         s = row["summary"]
         if "forget_acc" not in s or "utility_acc" not in s:
             continue
@@ -107,8 +107,7 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
         x, y = fx["mean"], uy["mean"]
         xerr = None if math.isnan(fx["low"]) else [[x - fx["low"]], [fx["high"] - x]]
         yerr = None if math.isnan(uy["low"]) else [[y - uy["low"]], [uy["high"] - y]]
-        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", capsize=3, color="tab:red" if name == "ofmu" else "tab:blue")
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, capsize=3, label=name, **point_style(i, name))
     ax.plot([target["forget_acc"]], [target["utility_acc"]], "k*", ms=9, label="target (before unlearning)")
     ax.axvline(CHANCE, color="0.5", ls=":", lw=0.8, label="chance (25 %)")
     ax.axhline(UTILITY_SHARE * target["utility_acc"], color="0.5", ls="--", lw=0.8,
@@ -116,7 +115,7 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
     ax.set_xlabel("forget accuracy (eval rows; mean over seeds, 95 % t interval)")
     ax.set_ylabel("utility accuracy (eval rows)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(True, alpha=0.3)
     save_figure(path, fig)
     plt.close(fig)
@@ -169,7 +168,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
         name = f"forget_vs_utility_{tag}.png"
         lines += [f"## Budget {tag} = {level['budget_passes']:.0f} passes", "",
                   level_table(level, COLUMNS, per_seed=("per-seed forget acc", "forget_acc", ".3f")),
-                  "Verdict: " + verdict_sentence(level["verdict"], baseline_rule="the best feasible baseline",
+                  "Verdict: " + verdict_sentence(level["verdict"], baseline_rule=_feasibility(report, level),
                                                  metric_label="forget accuracy"), "",
                   _versus_sentence(report["versus_rmu"][tag]), "", f"![forget vs utility accuracy at {tag}]({name})", ""]
         plot_level(level, root / name, title=f"budget {tag} ({level['budget_passes']:.0f} passes), profile {prof}",
@@ -185,6 +184,14 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
               + f"; CPU threads {meta['devices'].get('cpu_threads')}.", ""]
     write_text(root / "README.md", "\n".join(lines))
     return paths
+
+
+def _feasibility(report: dict[str, Any], level: dict[str, Any]) -> str:
+    """The verdict's baseline rule with its numbers: the utility floor on the eval rows and who met it."""
+    floor = report["utility_share"] * report["entry"]["target"]["eval"]["utility_acc"]
+    feasible = level["verdict"].get("feasible_baselines") or ["none"]
+    return (f"the best feasible baseline — feasible: mean utility acc on the eval rows ≥ {report['utility_share']} × "
+            f"the target's = {floor:.3f}, met by {', '.join(feasible)} —")
 
 
 def prepare_entry(config: WmdpConfig, *, cache_dir: str | None = None) -> tuple[WmdpEntry, float]:
