@@ -116,7 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2, help="outer steps per run (default 2)")
     parser.add_argument("--out", default=None, help="also write the JSON record here")
     parser.add_argument("--write-docs", action="store_true", help="also write docs/llm-sharding.md")
+    parser.add_argument("--from", dest="source", default=None,
+                        help="render a record written by --out instead of measuring (with --write-docs: the page)")
     args = parser.parse_args(argv)
+    if args.source is not None:
+        import json  # noqa: PLC0415
+
+        with open(args.source, encoding="utf-8") as f:
+            record = json.load(f)
+        print(table(record["rows"]))
+        if args.write_docs:
+            _write_page(record["rows"], record["command"], record["wall_s"])
+        return 0
     for name in ("world", "n_embd", "n_layer", "steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -128,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     import sys  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    command = " ".join(["python -m llm.shard_memory", *(sys.argv[1:] if argv is None else argv)])
+    given = list(sys.argv[1:] if argv is None else argv)
+    if "--out" in given:  # where the record went is not part of what was measured
+        at = given.index("--out")
+        del given[at:at + 2]
+    command = " ".join(["python -m llm.shard_memory", *[a for a in given if not a.startswith("--out=")]])
     start = time.perf_counter()
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
@@ -142,12 +157,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         write_json(args.out, {"command": command, "wall_s": wall_s, "rows": rows, "settings": vars(args)})
     if args.write_docs:
-        from pathlib import Path  # noqa: PLC0415
-
-        from ofmu_theory.io import write_text  # noqa: PLC0415
-
-        write_text(Path(__file__).resolve().parent.parent / "docs" / "llm-sharding.md", page(rows, command, wall_s))
+        _write_page(rows, command, wall_s)
     return 0
+
+
+def _write_page(rows: list[dict[str, Any]], command: str, wall_s: float) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from ofmu_theory.io import write_text  # noqa: PLC0415
+
+    write_text(Path(__file__).resolve().parent.parent / "docs" / "llm-sharding.md", page(rows, command, wall_s))
+
+
+def ratios(rows: list[dict[str, Any]]) -> str:
+    """Per method, sharded over replicated for each column (largest value over the ranks), as a sentence."""
+    def peak(mode: str, method: str, key: str) -> float:
+        return max(r[key] for r in rows if r["mode"] == mode and r["method"] == method)
+
+    parts = []
+    for method in sorted({r["method"] for r in rows}):
+        if not {("replicated", method), ("fsdp", method)} <= {(r["mode"], r["method"]) for r in rows}:
+            continue
+        parts.append(f"{method}: solver state {peak('fsdp', method, 'state_mib') / peak('replicated', method, 'state_mib'):.2f}×, "
+                     f"run peak {peak('fsdp', method, 'run_peak_mib') / peak('replicated', method, 'run_peak_mib'):.2f}×, "
+                     f"setup peak {peak('fsdp', method, 'setup_peak_mib') / peak('replicated', method, 'setup_peak_mib'):.2f}×")
+    return "Sharded over replicated, per rank — " + "; ".join(parts) + "."
 
 
 def page(rows: list[dict[str, Any]], command: str, wall_s: float) -> str:
@@ -161,7 +195,12 @@ def page(rows: list[dict[str, Any]], command: str, wall_s: float) -> str:
             "*Run peak*: over the core's run alone; *setup peak*: over building the task (the working copy, "
             "sharding it); *solver state*: θ and Adam's moments held at the end. The target model each rank "
             "loads before the run is not counted (it is the same in both modes). What each column measures: "
-            "the docstring of llm/shard_memory.py.\n\n" + table(rows) + "\n")
+            "the docstring of llm/shard_memory.py.\n\n" + table(rows) + "\n\n" + ratios(rows) + "\n\n"
+            "The solver state (θ and Adam's moments, the one part of a run whose size is the model's alone) divides "
+            "by the world size. The run's peak resident set does not follow it: it also holds the working copy's "
+            "gathered blocks, the gradients, the finite-difference points, gloo's buffers and memory the C "
+            "allocator keeps after freeing it, and is sampled every 20 ms; on a GPU the CUDA allocator's peak "
+            "(`python -m llm.gpu_check --sharded`) is the figure that tells what fits on a device.\n")
 
 
 if __name__ == "__main__":
