@@ -113,7 +113,7 @@ class ModelScorer:
         max_new_tokens: generation budget (OpenUnlearning / TOFU: 200).
         show_progress: show tqdm bars.
         ou_compat: OpenUnlearning's attention mask, pad = EOS fallback and generation stop ids (module
-            docstring); the metrics read it too (empty answers, see :data:`llm.evaluate.TofuEvalConfig`).
+            docstring); the metrics read it too (empty answers, see :class:`llm.evaluate.TofuEvalConfig`).
     """
 
     def __init__(
