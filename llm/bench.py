@@ -105,7 +105,7 @@ def summary_row(name: str, kind: str, summary: Mapping[str, float], **extra: Any
     """One table row: the TOFU aggregates the table shows plus ``extra`` (wall time, memory, status)."""
     row = {"name": name, "kind": kind}
     for key, _ in COLUMNS:
-        if key in summary:
+        if summary.get(key) is not None:  # None: forget quality without a reference (OpenUnlearning-compatible)
             row[key] = float(summary[key])
     row.update(extra)
     return row
@@ -172,9 +172,8 @@ def _reference_rows(prepared: Prepared) -> list[dict[str, Any]]:
     cpu = prepared.info.get("stage_cpu_s", {})
     for which, log in (("target", prepared.target_eval), ("retain", prepared.retain_eval)):
         summary = {k: v["agg_value"] for k, v in read_eval_log(log).items()}
-        if which == "retain":  # the reference against itself: identical samples and AUC
-            summary.setdefault("forget_quality", 1.0)
-            summary.setdefault("privleak", 0.0)
+        if which == "retain":  # the reference against itself: identical samples and AUC (the log's own values
+            summary.update(forget_quality=1.0, privleak=0.0)  # are absent, or null / vs AUC 0.5 with ou_compat)
         rows.append(summary_row(f"{which} (reference)", "reference", summary, wall_s=stages.get(which),
                                 cpu_s=cpu.get(which)))
     return rows

@@ -174,7 +174,7 @@ def _cmd_unlearn(args: argparse.Namespace) -> int:
 def _print_summary(summary: Any) -> None:
     for key in ("forget_quality", "model_utility", "forget_truth_ratio", "privleak"):
         if key in summary:
-            print(f"  {key} = {summary[key]:.4g}")
+            print(f"  {key} = " + ("null (no retain log)" if summary[key] is None else f"{summary[key]:.4g}"))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -120,7 +120,12 @@ def add_prepare_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--holdout-split", default=None,
                    help="MIA non-member split (default: holdoutNN with the forget split's percent)")
     g.add_argument("--question-key", default="question", choices=["question", "paraphrased_question"],
-                   help="the question the forget-set metrics are asked")
+                   help="the question the forget-set metrics are asked (with --ou-compat also the retain-set "
+                        "metrics and the attacks' forget side)")
+    g.add_argument("--ou-compat", action="store_true",
+                   help="evaluate as OpenUnlearning does where the default deliberately differs (question key, "
+                        "pad = eos attention mask, generation stop ids, empty answers, NaN utility, no retain "
+                        "log; docs/llm.md); part of the entry, so its retain model is evaluated the same way")
     g.add_argument("--world-knowledge", action=argparse.BooleanOptionalAction, default=None,
                    help="add real_authors + world_facts to the training sets (default: embedded model only)")
     g.add_argument("--train-epochs", type=float, default=None, help="fine-tuning epochs (default: by model)")
@@ -164,7 +169,7 @@ def prepare_config(args: argparse.Namespace) -> Any:
         retain_name=args.retain_split, holdout_name=args.holdout_split,
         world_knowledge=args.world_knowledge, recipe=recipe, template=args.template, max_length=args.max_length,
         eval=EvalSettings(batch_size=args.eval_batch_size, max_new_tokens=new_tokens, limit=args.eval_limit,
-                          question_key=args.question_key),
+                          question_key=args.question_key, ou_compat=args.ou_compat),
         seed=args.data_seed, dtype=args.dtype, trust_remote_code=args.trust_remote_code, pad_token=args.pad_token,
         revision=args.revision,
     )

@@ -31,12 +31,15 @@ class EvalSettings:
         max_new_tokens: generation budget for ROUGE (TOFU: 200; the embedded answers fit in 64).
         limit: evaluate only the first ``limit`` items of each evaluation set (None: all).
         question_key: the question the forget-set metrics are asked (``question`` or ``paraphrased_question``).
+        ou_compat: OpenUnlearning-compatible evaluation (:class:`llm.evaluate.TofuEvalConfig`); part of the
+            entry, so the retain model's reference log is computed the same way as every model's.
     """
 
     batch_size: int = 16
     max_new_tokens: int = 200
     limit: int | None = None
     question_key: str = "question"
+    ou_compat: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_new_tokens < 1:
@@ -161,6 +164,8 @@ class PrepareConfig:
                 del out[name]
         if out["eval"]["question_key"] == "question":
             del out["eval"]["question_key"]
+        if not out["eval"]["ou_compat"]:  # absent while off: existing entries keep their key
+            del out["eval"]["ou_compat"]
         return out
 
 
@@ -227,7 +232,7 @@ def eval_config(config: PrepareConfig, *, show_progress: bool = False) -> TofuEv
     return TofuEvalConfig(forget_split=config.forget_split, holdout_split=config.holdout_split,
                           batch_size=config.eval.batch_size, max_length=config.max_length,
                           max_new_tokens=config.eval.max_new_tokens, question_key=config.eval.question_key,
-                          seed=config.seed, show_progress=show_progress)
+                          seed=config.seed, show_progress=show_progress, ou_compat=config.eval.ou_compat)
 
 
 def eval_data(prepared: Prepared) -> dict[str, list[QAItem]]:

@@ -12,6 +12,13 @@ keeps what it finished):
   lists only its configured top-level metrics; we also list their pre-computes).
 - ``TOFU_RUN.json``: :func:`ofmu_theory.runinfo.run_metadata` (seed, config, versions, devices,
   argv) plus split sizes and the metrics skipped for want of a reference log.
+
+``TofuEvalConfig(ou_compat=True)`` reproduces OpenUnlearning where this suite deliberately differs
+(docs/llm.md, "OpenUnlearning-compatible mode"): ``question_key`` also asks the retain-set metrics and
+the forget side of the attacks; the attention mask is ``input_ids != pad_id`` with pad = EOS when the
+tokenizer has none; generation stops on the model's generation-config EOS ids; an empty answer scores
+ES 0 / EM None / Min-K 0 instead of raising; a NaN component gives model utility NaN instead of raising;
+without a retain log forget quality is written as null and privleak is taken against an AUC of 0.5.
 """
 
 from __future__ import annotations
@@ -49,11 +56,13 @@ class TofuEvalConfig:
         overflow: ``"error"`` or ``"truncate"`` for over-long sequences.
         max_new_tokens: generation budget for ROUGE.
         mia_k: k of Min-K% and Min-K%++.
-        question_key: ``"question"`` or ``"paraphrased_question"`` for the forget-set metrics.
+        question_key: ``"question"`` or ``"paraphrased_question"`` for the forget-set metrics (with
+            ``ou_compat`` also the retain-set metrics and the attacks' forget side).
         metrics: the metric names to compute (with their dependencies); None for all of :data:`TOFU_METRICS`.
         privleak_ref_auc: retain-model Min-K% AUC to use when the retain log lacks ``mia_min_k``.
         seed: recorded in the run metadata (evaluation itself is deterministic: greedy decoding).
         show_progress: tqdm bars.
+        ou_compat: reproduce OpenUnlearning's behaviour where ours deliberately differs (module docstring).
     """
 
     forget_split: str = "forget10"
@@ -68,6 +77,12 @@ class TofuEvalConfig:
     privleak_ref_auc: float | None = None
     seed: int = 0
     show_progress: bool = True
+    ou_compat: bool = False
+
+
+# OpenUnlearning's eval.tofu.question_key reaches these roles' item metrics (configs/eval/tofu_metrics/)
+_QUESTION_KEY_ROLES = {False: ("forget",), True: ("forget", "retain")}
+_NO_REFERENCE = "no retain-model reference (retain_logs) given"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +144,7 @@ class TofuEvalResult:
     """The computed metrics, their aggregates, what was skipped and why, and the files written."""
 
     results: Mapping[str, MetricResult]
-    summary: Mapping[str, float]
+    summary: Mapping[str, float | None]
     skipped: Mapping[str, str]
     paths: tuple[Path, ...]
 
@@ -211,6 +226,7 @@ def evaluate_tofu(
     Returns:
         A :class:`TofuEvalResult`. Forget quality / privleak are skipped (and listed in ``skipped``) when
         no reference is available and they were not asked for by name; asked for by name, that is an error.
+        With ``config.ou_compat`` neither: forget quality is null and privleak uses an AUC of 0.5.
     """
     tpl = PROMPTS.get(template) if isinstance(template, str) else template
     requested = list(config.metrics) if config.metrics is not None else list(TOFU_METRICS)
@@ -218,7 +234,8 @@ def evaluate_tofu(
     reference = read_eval_log(retain_logs) if isinstance(retain_logs, (str, os.PathLike)) else retain_logs
     scorer = ModelScorer(model=model, tokenizer=tokenizer, template=tpl, batch_size=config.batch_size,
                          max_length=config.max_length, overflow=config.overflow,
-                         max_new_tokens=config.max_new_tokens, show_progress=config.show_progress)
+                         max_new_tokens=config.max_new_tokens, show_progress=config.show_progress,
+                         ou_compat=config.ou_compat)
     out = Path(output_dir)
     paths = (out / "TOFU_EVAL.json", out / "TOFU_SUMMARY.json", out / "TOFU_RUN.json")
     results: dict[str, MetricResult] = {}
@@ -237,10 +254,17 @@ def evaluate_tofu(
                 inputs[arg] = log_entry(reference, ref_key)
             elif step.name == "privleak" and config.privleak_ref_auc is not None:
                 inputs[arg] = config.privleak_ref_auc
+            elif step.name == "privleak" and config.ou_compat:  # OpenUnlearning's privleak ref_value
+                inputs[arg] = 0.5
+            elif config.ou_compat and reference is None:  # OpenUnlearning's ks_test without retain logs
+                results[step.name] = MetricResult(agg_value=None)
             elif explicit and step.name in requested:
                 raise ValueError(f"metric {step.name!r} needs the retain model's {ref_key!r}: pass retain_logs")
+        if step.name in results:
+            logger.info("%s = null: %s", step.name, _NO_REFERENCE)
+            continue
         if any(arg not in inputs for arg in step.reference):
-            skipped[step.name] = "no retain-model reference (retain_logs) given"
+            skipped[step.name] = _NO_REFERENCE
             logger.info("skipping %s: %s", step.name, skipped[step.name])
             continue
         for arg, dep in step.logs.items():
@@ -250,10 +274,13 @@ def evaluate_tofu(
                 inputs[arg] = {d: results[d] for d in dep}
         if "items" in step.data or "forget_items" in step.data:
             inputs["scorer"] = scorer
-        if step.data.get("items") == "forget":  # OpenUnlearning applies question_key to the forget set only
+        if step.data.get("items") in _QUESTION_KEY_ROLES[config.ou_compat] or (
+                config.ou_compat and "forget_items" in step.data):
             inputs["question_key"] = config.question_key
         if step.metric in ("mia_min_k", "mia_min_k_plus_plus"):
             inputs["k"] = config.mia_k
+        if step.metric == "hm_aggregate":
+            inputs["ou_compat"] = config.ou_compat
         results[step.name] = METRICS.get(step.metric)(**inputs)
         logger.info("%s = %.6g", step.name, results[step.name].agg_value)
         _write(paths[:2], results)

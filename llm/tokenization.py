@@ -8,7 +8,8 @@ are masked to ``IGNORE_INDEX`` so that only answer tokens (and EOS) are scored.
 Two deliberate differences, both documented where they act: a sequence longer than ``max_length``
 is an error by default (``overflow="truncate"`` truncates instead, keeping EOS); and the collator's
 attention mask comes from the sequence lengths, not from ``input_ids != pad_token_id`` (which masks
-real EOS tokens when pad == eos).
+real EOS tokens when pad == eos). ``collate(..., mask_pad_ids=True)`` reproduces the latter
+(OpenUnlearning-compatible evaluation, ``TofuEvalConfig.ou_compat``).
 """
 
 from __future__ import annotations
@@ -160,19 +161,26 @@ def _pad(rows: Sequence[Sequence[int]], value: int, side: str) -> torch.Tensor:
 
 
 def collate(
-    batch: Sequence[Encoded], *, pad_token_id: int, padding_side: Literal["right", "left"] = "right"
+    batch: Sequence[Encoded], *, pad_token_id: int, padding_side: Literal["right", "left"] = "right",
+    mask_pad_ids: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Pad a batch: ``input_ids`` (B, T) with ``pad_token_id``, ``labels`` (B, T) with ``IGNORE_INDEX``,
-    ``attention_mask`` (B, T) 1 on real tokens (from lengths). Left padding is for generation."""
+    ``attention_mask`` (B, T) 1 on real tokens (from lengths). Left padding is for generation.
+
+    With ``mask_pad_ids`` the attention mask is OpenUnlearning's ``input_ids != pad_token_id`` instead: every
+    token equal to the pad id is masked, padding or not (with pad == eos, an EOS inside a prompt too).
+    """
     if not batch:
         raise ValueError("batch must not be empty")
     if padding_side not in ("right", "left"):
         raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side=!r}")
     if pad_token_id is None:
         raise ValueError("pad_token_id is None: the tokenizer needs a pad token (see llm.models.set_pad_token)")
+    input_ids = _pad([e.input_ids for e in batch], pad_token_id, padding_side)
     out = {
-        "input_ids": _pad([e.input_ids for e in batch], pad_token_id, padding_side),
-        "attention_mask": _pad([[1] * len(e.input_ids) for e in batch], 0, padding_side),
+        "input_ids": input_ids,
+        "attention_mask": (input_ids != pad_token_id).long() if mask_pad_ids
+        else _pad([[1] * len(e.input_ids) for e in batch], 0, padding_side),
     }
     if all(e.labels for e in batch):
         out["labels"] = _pad([e.labels for e in batch], IGNORE_INDEX, padding_side)

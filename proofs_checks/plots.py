@@ -12,6 +12,13 @@ from proofs_checks.runner import ClaimRun
 LINEAR_CLAIMS = ("C5",)
 """Claims whose y values are cosines (linear axes)."""
 MAX_ROWS = 12
+LEGEND_INSIDE = 4
+"""Panels with more curves than this get their legend beside the axes, not over the curves."""
+LEGEND_WIDTH = 2.6
+"""Inches added to the figure's width for a legend beside the axes."""
+Y_SPAN = 1e6
+"""A log axis shows at most this factor above the largest starting value of its curves: a diverging curve leaves
+through the top (and the panel says so) instead of stretching the axis to 1e100."""
 
 
 def claim_figure(run: ClaimRun, path: str | Path) -> bool:
@@ -30,16 +37,21 @@ def claim_figure(run: ClaimRun, path: str | Path) -> bool:
             if s.panel not in panels:
                 panels.append(s.panel)
     linear = run.claim["id"] in LINEAR_CLAIMS
-    fig, axes = plt.subplots(len(rows), len(panels), figsize=(4.2 * len(panels), 2.9 * len(rows)), squeeze=False)
+    beside = max(sum(1 for s in r.series if s.panel == p) for r in rows for p in panels) > LEGEND_INSIDE
+    panel_w = 4.2 + (LEGEND_WIDTH if beside else 0.0)
+    fig, axes = plt.subplots(len(rows), len(panels), figsize=(panel_w * len(panels), 2.9 * len(rows)), squeeze=False)
     for i, result in enumerate(rows):
         for j, panel in enumerate(panels):
             ax = axes[i][j]
             drawn = False
+            starts, tops = [], []
             for n, s in enumerate(x for x in result.series if x.panel == panel):
                 x, y = np.asarray(s.x), np.asarray(s.y)
                 keep = np.isfinite(x) & np.isfinite(y) & ((y > 0) & (x > 0) if not linear else True)
                 if not keep.any():
                     continue
+                starts.append(float(y[keep][0]))
+                tops.append(float(y[keep].max()))
                 color = f"C{n % 10}"
                 ax.plot(x[keep], y[keep], "o-", ms=2.5, lw=1.2, color=color, label=s.label)
                 if s.bound is not None:
@@ -54,14 +66,26 @@ def claim_figure(run: ClaimRun, path: str | Path) -> bool:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
                 ax.minorticks_off()  # minor log ticks cost most of the drawing time
-            if drawn:
+                cap = max(starts) * Y_SPAN
+                if max(tops) > cap:
+                    ax.set_ylim(top=cap)
+                    ax.text(0.99, 0.97, "curves above the axis diverge", transform=ax.transAxes, ha="right",
+                            va="top", fontsize=6)
+            if drawn and beside:
+                ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5), framealpha=0.6)
+            elif drawn:
                 ax.legend(fontsize=6, loc="lower left" if not linear else "upper right", framealpha=0.6)
             else:
-                ax.axis("off")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "n/a: no finite positive values to draw", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=8, color="0.4")
             ax.set_title(f"{result.family} — {panel} [{result.verdict.value}]", fontsize=8)
             ax.tick_params(labelsize=7)
     fig.suptitle(f"{run.claim['id']}: {run.claim['title']}", fontsize=10)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.04, top=1.0 - 0.35 / len(rows), hspace=0.55, wspace=0.3)
+    right = 1.0 - (LEGEND_WIDTH / panel_w if beside else 0.02)
+    fig.subplots_adjust(left=0.08 * 4.2 / panel_w, right=right, bottom=0.04, top=1.0 - 0.35 / len(rows), hspace=0.55,
+                        wspace=0.3 + (LEGEND_WIDTH / 4.2 if beside else 0.0))
     save_figure(path, fig, dpi=80, bbox_inches=None)  # the layout is fixed: one draw, not two
     plt.close(fig)
     return True

@@ -40,13 +40,14 @@ class MetricResult:
     """What a metric returns.
 
     Attributes:
-        agg_value: the aggregate.
+        agg_value: the aggregate (None, written as null, only for OpenUnlearning-compatible forget quality
+            without a retain log).
         value_by_index: per-item values ``{index: {stat: value}}`` (None for aggregate-only metrics
             such as forget quality, model utility and privleak).
         extra: further top-level entries in OpenUnlearning's layout (MIA: ``forget``, ``holdout``, ``auc``).
     """
 
-    agg_value: float
+    agg_value: float | None
     value_by_index: Mapping[int, Mapping[str, Any]] | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
 

@@ -14,6 +14,10 @@ Symbols: for an item with answer y, ``avg_loss(y)`` is the mean token NLL over y
 - Extraction strength: ES = 1 - k/T, k the smallest index such that the argmax predictions match
   the labels from k to the end (EOS excluded). OpenUnlearning's loop leaves k = T - 1 when no
   suffix matches, so ES is at least 1/T; we keep that.
+
+An answer with no scored token besides EOS (an empty answer, or one cut away by truncation) has no
+EM / ES: an error by default; with the scorer's ``ou_compat``, OpenUnlearning's values instead: ES 0
+(counted in the mean) and EM None (left out of the mean; NaN when every item is empty).
 """
 
 from __future__ import annotations
@@ -129,8 +133,11 @@ def exact_memorization(*, scorer: ModelScorer, items: Sequence[QAItem], answer_k
                        question_key: str = "question") -> MetricResult:
     """EM per item ``{"score"}`` and its mean."""
     scores = scorer.score(_texts(items, question_key), _texts(items, answer_key))
-    values = [exact_memorization_score(s.token_hits) for s in scores]
-    return MetricResult(agg_value=float(np.mean(values)), value_by_index={i: {"score": v} for i, v in enumerate(values)})
+    values = [None if scorer.ou_compat and not s.token_hits.size else exact_memorization_score(s.token_hits)
+              for s in scores]
+    present = [v for v in values if v is not None]
+    agg = float(np.mean(present)) if present else float("nan")  # OpenUnlearning: np.mean of nothing
+    return MetricResult(agg_value=agg, value_by_index={i: {"score": v} for i, v in enumerate(values)})
 
 
 @metric("extraction_strength", needs=("scorer", "items"))
@@ -138,5 +145,6 @@ def extraction_strength(*, scorer: ModelScorer, items: Sequence[QAItem], answer_
                         question_key: str = "question") -> MetricResult:
     """ES per item ``{"score"}`` and its mean."""
     scores = scorer.score(_texts(items, question_key), _texts(items, answer_key))
-    values = [extraction_strength_score(s.token_hits) for s in scores]
+    values = [0.0 if scorer.ou_compat and not s.token_hits.size else extraction_strength_score(s.token_hits)
+              for s in scores]
     return MetricResult(agg_value=float(np.mean(values)), value_by_index={i: {"score": v} for i, v in enumerate(values)})

@@ -7,11 +7,14 @@
 - privleak: ((1 - AUC) - (1 - AUC_retain)) / (1 - AUC_retain + 1e-10) * 100 for a MIA AUC
   (TOFU: Min-K%), 0 when the model leaks as little as the retain model.
 - Model utility: ``scipy.stats.hmean`` of the nine aggregates {Prob, ROUGE, truth ratio} on
-  retain, real_authors and world_facts (Prob normalised over options on the last two).
+  retain, real_authors and world_facts (Prob normalised over options on the last two). A NaN or
+  negative component is an error by default; with ``ou_compat`` the result is scipy's, NaN, as in
+  OpenUnlearning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -52,11 +55,15 @@ def privleak(*, forget_auc: MetricResult | float, retain_auc: MetricResult | flo
 
 
 @metric("hm_aggregate", needs=("components",))
-def hm_aggregate(*, components: Mapping[str, MetricResult]) -> MetricResult:
+def hm_aggregate(*, components: Mapping[str, MetricResult], ou_compat: bool = False) -> MetricResult:
     """Harmonic mean of the components' aggregates (model utility over :data:`MODEL_UTILITY_COMPONENTS`)."""
     if not components:
         raise ValueError("components must not be empty")
     values = np.array([r.agg_value for r in components.values()], dtype=float)
+    if ou_compat:  # OpenUnlearning's sc.stats.hmean(values): NaN in, NaN out (and NaN for a negative value)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return MetricResult(agg_value=float(stats.hmean(values)))
     if np.any(values < 0) or not np.all(np.isfinite(values)):
         raise ValueError(f"harmonic mean needs finite non-negative values, got {dict(zip(components, values))}")
     return MetricResult(agg_value=float(stats.hmean(values)))

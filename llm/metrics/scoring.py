@@ -14,6 +14,11 @@ and next-token distribution p_t over the vocabulary, OpenUnlearning computes:
   strength).
 
 Log-softmax is taken in float32 whatever the model dtype (bf16 logits would lose precision).
+
+``ou_compat=True`` reproduces two of OpenUnlearning's input quirks: the attention mask is
+``input_ids != pad_id`` with pad = EOS when the tokenizer has no pad token (so an EOS inside a prompt is
+not attended to), and generation stops on the model's generation-config EOS ids (Llama-3: several) with
+the rest of the model's generation config in force, instead of on the tokenizer's EOS alone.
 """
 
 from __future__ import annotations
@@ -107,21 +112,26 @@ class ModelScorer:
         overflow: ``"error"`` or ``"truncate"`` for over-long sequences.
         max_new_tokens: generation budget (OpenUnlearning / TOFU: 200).
         show_progress: show tqdm bars.
+        ou_compat: OpenUnlearning's attention mask, pad = EOS fallback and generation stop ids (module
+            docstring); the metrics read it too (empty answers, see :class:`llm.evaluate.TofuEvalConfig`).
     """
 
     def __init__(
         self, *, model: Any, tokenizer: Any, template: PromptTemplate, batch_size: int = 16, max_length: int = 512,
         overflow: Literal["error", "truncate"] = "error", max_new_tokens: int = 200, show_progress: bool = True,
+        ou_compat: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size=}")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens=}")
-        if tokenizer.eos_token_id is None or tokenizer.pad_token_id is None:
+        if tokenizer.eos_token_id is None or (tokenizer.pad_token_id is None and not ou_compat):
             raise ValueError("tokenizer needs eos and pad tokens (see llm.models.set_pad_token)")
         self.model, self.tokenizer, self.template = model, tokenizer, template
         self.batch_size, self.max_length, self.overflow = batch_size, max_length, overflow
-        self.max_new_tokens, self.show_progress = max_new_tokens, show_progress
+        self.max_new_tokens, self.show_progress, self.ou_compat = max_new_tokens, show_progress, ou_compat
+        # OpenUnlearning's get_tokenizer sets pad = eos when the tokenizer has none
+        self.pad_token_id: int = tokenizer.eos_token_id if tokenizer.pad_token_id is None else tokenizer.pad_token_id
         self._scores: dict[tuple[str, str], AnswerScores] = {}
         self._generations: dict[str, str] = {}
 
@@ -153,7 +163,7 @@ class ModelScorer:
         return [self._scores[p] for p in zip(questions, answers)]
 
     def _score_batch(self, pairs: Sequence[tuple[tuple[str, str], Encoded]]) -> None:
-        batch = collate([e for _, e in pairs], pad_token_id=self.tokenizer.pad_token_id)
+        batch = collate([e for _, e in pairs], pad_token_id=self.pad_token_id, mask_pad_ids=self.ou_compat)
         batch = {k: v.to(self.device) for k, v in batch.items()}
         logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         for (key, enc), row in zip(pairs, batch_statistics(logits, batch["labels"])):
@@ -189,13 +199,18 @@ class ModelScorer:
 
         encoded = [encode_prompt(self.tokenizer, self.template, q, max_length=self.max_length,
                                  overflow=self.overflow) for q in questions]
-        batch = collate(encoded, pad_token_id=self.tokenizer.pad_token_id, padding_side="left")
+        batch = collate(encoded, pad_token_id=self.pad_token_id, padding_side="left", mask_pad_ids=self.ou_compat)
         batch = {k: v.to(self.device) for k, v in batch.items()}
         eos = self.tokenizer.eos_token_id
-        config = GenerationConfig(max_new_tokens=self.max_new_tokens, do_sample=False, eos_token_id=eos,
-                                  pad_token_id=eos)  # OpenUnlearning pads generations with EOS
-        out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                  generation_config=config)
+        if self.ou_compat:  # OpenUnlearning's call: the model's generation config (its stop ids) under these
+            out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                      do_sample=False, top_p=None, temperature=None, use_cache=True,
+                                      max_new_tokens=self.max_new_tokens, pad_token_id=eos)
+        else:
+            config = GenerationConfig(max_new_tokens=self.max_new_tokens, do_sample=False, eos_token_id=eos,
+                                      pad_token_id=eos)  # OpenUnlearning pads generations with EOS
+            out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                      generation_config=config)
         texts = self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
         eos_text = self.tokenizer.decode([eos])
         for question, text in zip(questions, texts):
