@@ -31,17 +31,18 @@ def claim_figure(run: ClaimRun, path: str | Path) -> bool:
     rows = [r for r in run.results if r.series][:MAX_ROWS]
     if not rows:
         return False
-    panels = []
-    for r in rows:
-        for s in r.series:
-            if s.panel not in panels:
-                panels.append(s.panel)
+    own = [list(dict.fromkeys(s.panel for s in r.series)) for r in rows]
+    # Rows with the same panels share columns; otherwise each row lays out its own panels (no empty grid cells).
+    shared = all(p == own[0] for p in own)
+    ncols = max(len(p) for p in own)
     linear = run.claim["id"] in LINEAR_CLAIMS
-    beside = max(sum(1 for s in r.series if s.panel == p) for r in rows for p in panels) > LEGEND_INSIDE
+    beside = max(sum(1 for s in r.series if s.panel == p) for r, ps in zip(rows, own) for p in ps) > LEGEND_INSIDE
     panel_w = 4.2 + (LEGEND_WIDTH if beside else 0.0)
-    fig, axes = plt.subplots(len(rows), len(panels), figsize=(panel_w * len(panels), 2.9 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(panel_w * ncols, 2.9 * len(rows)), squeeze=False)
     for i, result in enumerate(rows):
-        for j, panel in enumerate(panels):
+        for j in range(len(own[i]), ncols):
+            axes[i][j].set_axis_off()
+        for j, panel in enumerate(own[0] if shared else own[i]):
             ax = axes[i][j]
             drawn = False
             starts, tops = [], []

@@ -52,3 +52,14 @@ def test_few_curves_keep_the_legend_inside_and_an_empty_panel_says_na(tmp_path, 
     assert got["fig"].get_size_inches()[0] == 4.2
     assert any(t.startswith("n/a") for t in got["texts"])
     assert got["axes"][0].get_legend() is not None and got["axes"][1].get_legend() is None
+
+
+def test_rows_with_their_own_panels_are_packed_without_empty_cells(tmp_path, monkeypatch) -> None:
+    k = np.arange(1, 20)
+    run = _run({"a": [Series.of("gap", k, 1.0 / k, panel="gap"), Series.of("dist", k, 1.0 / k, panel="dist")],
+                "b": [Series.of("grad", k, 1.0 / k, panel="grad")]})  # no panel in common with row a
+    got = _draw(run, tmp_path, monkeypatch)
+    assert got["fig"].get_size_inches()[0] == 2 * 4.2  # two columns, not three
+    titles = [ax.get_title() for ax in got["axes"] if ax.axison]
+    assert titles == ["a — gap [holds]", "a — dist [holds]", "b — grad [holds]"]
+    assert not any(t.startswith("n/a") for t in got["texts"])
