@@ -59,12 +59,18 @@ def test_a_rerun_finds_a_survivor_whose_line_changed_around_it(monkeypatch, tmp_
     monkeypatch.setitem(mutation.PACKAGES, "tiny", mutation.Package(files=("m.py",), tests=()))
     monkeypatch.setattr(mutation, "_baseline", lambda copy, name, pkg: 1.0)
     ran: list[str] = []
-    monkeypatch.setattr(mutation, "_execute", lambda copy, pkg, mutant, base_s: ran.append(mutant.key) or ("killed", 0.5))
+
+    def execute(copy, pkg, mutant, base_s):
+        ran.append(mutant.key)
+        return "killed", 0.5
+
+    monkeypatch.setattr(mutation, "_execute", execute)
     entry = {"key": old.key, "path": old.path, "line": old.line, "operator": old.operator, "before": old.before,
              "after": old.after, "outcome": "survived"}
     args = {"copy": tmp_path, "log": lambda msg: None, "save": lambda record: None}
 
-    new = next(m for m in _mutants(tmp_path, "def f(x):\n    y = x\n    return h(y, flag=False)\n") if m.after == "True")
+    changed = _mutants(tmp_path, "def f(x):\n    y = x\n    return h(y, flag=False)\n")
+    new = next(m for m in changed if m.after == "True")
     assert new.key != old.key
     record = mutation.rerun_survivors("tiny", {"mutants": [dict(entry)]}, **args)
     assert ran == [new.key]
