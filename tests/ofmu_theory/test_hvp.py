@@ -38,3 +38,23 @@ def test_a_difference_at_a_point_on_a_graph_holds_no_graph(scheme: str) -> None:
     assert not any(t.requires_grad for t in hv)
     exact = problem.upper.hvp(problem.theta0, v)
     np.testing.assert_allclose(hv[0].numpy(), exact[0].numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("scheme", ["central", "forward"])
+@pytest.mark.parametrize(("theta_scale", "v_scale"), [(0.0, 1.0), (30.0, 1e-4)])
+def test_a_difference_matches_the_exact_hvp_at_zero_and_where_theta_and_v_differ_in_scale(
+        backend: str, scheme: str, theta_scale: float, v_scale: float) -> None:
+    """The step scales with θ and v as documented, so ∇²L·v is right at θ = 0 (a common start) and where
+    ‖θ‖ ≫ ‖v‖; a step with θ and v exchanged is 0 at θ = 0 (no difference at all) and vanishes below
+    round-off of θ in the second case."""
+    problem = poly_problem(2, 4, backend)
+    ev = Evaluator(problem, hvp="fd", fd_scheme=scheme)
+    theta_np = theta_scale * np.array([1.0, -0.5, 0.8, 0.3])
+    v_np = v_scale * np.array([0.3, -0.1, 0.2, 0.5])
+    theta, v = to_backend(theta_np, backend), to_backend(v_np, backend)
+    hv = ev.strategy.loss_hvp(ev, problem.upper, theta, v, None, g0=None)
+    exact = problem.upper.hvp(theta, v)
+    flat = (lambda x: np.asarray(x)) if backend == "numpy" else (lambda x: x[0].numpy())  # noqa: E731
+    rtol = 1e-6 if scheme == "central" else 1e-4
+    np.testing.assert_allclose(flat(hv), flat(exact), rtol=rtol, atol=rtol * float(np.abs(flat(exact)).max()))

@@ -15,12 +15,13 @@ import pytest
 from ofmu_theory.io import OutputExists, hold_lock, output_path, work_dir, write_text
 
 
-@pytest.fixture
-def umask_027() -> Iterator[int]:
-    """A known umask (not the common 022, so a mode that ignores it shows), restored afterwards."""
-    before = os.umask(0o027)
+@pytest.fixture(params=[0o027, 0o022], ids=["umask027", "umask022"])
+def umask(request) -> Iterator[int]:
+    """A known umask, restored afterwards: 027 (not the common 022, so a mode that ignores it shows) and
+    022, which keeps the others' read bit, so a base mode off by one there (0o665, 0o667) shows too."""
+    before = os.umask(request.param)
     try:
-        yield 0o027
+        yield request.param
     finally:
         os.umask(before)
 
@@ -29,21 +30,29 @@ def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o7777
 
 
-def test_files_and_folders_get_the_mode_the_umask_gives_and_the_umask_is_kept(tmp_path, umask_027) -> None:
+def test_files_and_folders_get_the_mode_the_umask_gives_and_the_umask_is_kept(tmp_path, umask) -> None:
+    """The modes a plain ``open`` and ``mkdir`` give under the umask (0o666 and 0o777 less its bits), for the
+    staged folder and file while the command writes (others see them in the folder) and for the result."""
+    (tmp_path / "plain.txt").write_text("x")
+    (tmp_path / "plain").mkdir()
+    file_mode, dir_mode = {0o027: (0o640, 0o750), 0o022: (0o644, 0o755)}[umask]
     write_text(tmp_path / "a.txt", "x")
     with output_path(tmp_path / "out", kind="dir") as staging:
+        assert _mode(staging) == dir_mode
         (staging / "r.json").write_text("{}")
     with output_path(tmp_path / "one.json", kind="file") as staging:
+        assert _mode(staging) == file_mode
         staging.write_text("{}")
-    assert _mode(tmp_path / "a.txt") == 0o640
-    assert _mode(tmp_path / "out") == 0o750
-    assert _mode(tmp_path / "one.json") == 0o640
-    assert os.umask(umask_027) == umask_027  # reading the umask left it as it was
+    assert (_mode(tmp_path / "plain.txt"), _mode(tmp_path / "plain")) == (file_mode, dir_mode)
+    assert _mode(tmp_path / "a.txt") == file_mode
+    assert _mode(tmp_path / "out") == dir_mode
+    assert _mode(tmp_path / "one.json") == file_mode
+    assert os.umask(umask) == umask  # reading the umask left it as it was
 
 
-def test_the_lock_file_gets_the_usual_mode_while_held(tmp_path, umask_027) -> None:
+def test_the_lock_file_gets_the_usual_mode_while_held(tmp_path, umask) -> None:
     with hold_lock(tmp_path / "ckpt", what="--checkpoint"):
-        assert _mode(tmp_path / ".ckpt.lock") == 0o640
+        assert _mode(tmp_path / ".ckpt.lock") == {0o027: 0o640, 0o022: 0o644}[umask]
     assert not (tmp_path / ".ckpt.lock").exists()
 
 

@@ -282,11 +282,14 @@ def test_to_jsonable_encodes_nan_and_inf_at_any_depth(obj) -> None:
     assert repr(decode(json.loads(text))) == repr(decode(expected))
 
 
-@pytest.mark.parametrize("name", SOLVERS.names())
-def test_trace_rows_hold_python_floats_on_torch(name: str) -> None:
-    """A step's row is numbers, never tensors (a CUDA tensor would not convert into the trace's columns)."""
+@pytest.mark.parametrize(("name", "options"), [*((n, {}) for n in SOLVERS.names()),
+                                               ("scalarized", {"l1": ConstantSchedule(0.1)})],
+                         ids=[*SOLVERS.names(), "scalarized-l1"])
+def test_trace_rows_hold_python_floats_on_torch(name: str, options: dict) -> None:
+    """A step's row is numbers, never tensors (a CUDA tensor would not convert into the trace's columns),
+    also where an option adds a term to the row's values (the scalarised objective's α‖θ‖₁)."""
     rows: list[dict] = []
-    solver = SOLVERS.get(name)(max_steps=2)
+    solver = SOLVERS.get(name)(max_steps=2, **options)
     solver.run(poly_problem(4, 3, "torch"), callback=lambda info: rows.append(info.record))
     assert len(rows) == 2
     for row in rows:

@@ -156,3 +156,13 @@ def test_summaries_keep_zero_and_skip_non_finite_values():
     assert format_interval({"q": span}, "q", ".2f") == "1.00 [0.00, 2.00]"
     assert format_interval({"q": {**span, "low": math.nan, "high": math.nan}}, "q", ".2f") == "1.00"
     assert format_interval({}, "q", ".2f") == "–"
+
+
+@pytest.mark.parametrize("low", [-0.5, 0.0, 0.25])
+def test_an_interval_is_shown_whatever_its_low_end(low):
+    """Only a missing interval (NaN ends: fewer than two seeds) is left out, never one whose low end is
+    negative or positive."""
+    from ofmu_theory.protocol import format_interval
+
+    span = {"mean": 1.0, "low": low, "high": 2.0}
+    assert format_interval({"q": span}, "q", ".2f") == f"1.00 [{low:.2f}, 2.00]"

@@ -10,6 +10,7 @@ import pytest
 
 from ofmu_theory import SOLVERS, Armijo, Constants, Evaluator, InverseSmoothness, MiniBatch, Status
 from ofmu_theory.sampler import Batches, FullBatch
+from ofmu_theory.solvers.combined import CombinedGradient
 from tests.ofmu_theory.problems import least_squares, least_squares_from, make_problem, poly_problem
 
 # Small, stable settings (constant steps so the backends follow identical paths). A solver without an
@@ -357,3 +358,30 @@ def test_a_lagged_similarity_gradient_is_refreshed_every_sim_lag_evaluations() -
 def test_constants_must_be_finite_and_nonnegative(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=rf"^constant {name} must be a finite number >= 0 or None, got {value!r}$"):
         Constants(**{name: value})
+
+
+@pytest.mark.parametrize("name", [n for n in SOLVERS.names() if not issubclass(SOLVERS.get(n), CombinedGradient)])
+def test_line_search_steps_do_not_depend_on_a_constant_in_the_retain_loss_on_float32(name: str) -> None:
+    """Adding a constant C to L_r shifts every value a line search compares by C, so the steps it picks are
+    the same. With float32 parameters and C = 2^24 (where float32 resolves steps of 2) this holds only when
+    the line search sums the float32 losses in double precision: a value left a float32 tensor would round
+    F's change away. (Two steps keep F − C above double precision's resolution at C, ~4e-9.)"""
+    import torch
+
+    from ofmu_theory import BilevelProblem
+    from ofmu_theory.objectives import TorchObjective
+
+    def steps(offset: float) -> dict[str, list[float]]:
+        lower = TorchObjective(lambda p, batch: -1.5 * (p[0][1] - p[0][0]) ** 2)  # maximised: y = x
+        # only the penalty moves θ; 0·θ², not 0·θ: TorchObjective.hvp raises on a loss linear in θ (its
+        # gradient is a constant without a graph), which OFMU's exact HVP would hit
+        upper = TorchObjective(lambda p, batch: 0.0 * (p[0] ** 2).sum() + offset)
+        problem = BilevelProblem(name="offset", lower=lower, upper=upper,
+                                 theta0=(torch.tensor([0.0, 0.7], dtype=torch.float32),),
+                                 block=(torch.tensor([0.0, 1.0], dtype=torch.float32),), constants=Constants())
+        own = {f.name for f in dataclasses.fields(SOLVERS.get(name))}
+        rules = {key: Armijo() for key in ("eta", "eta_in", "eta_out") if key in own}
+        trace = SOLVERS.get(name)(max_steps=2, **rules).run(problem).trace
+        return {c: np.nan_to_num(trace[c], nan=-1.0).tolist() for c in trace if c.startswith("eta")}
+
+    assert steps(2.0**24) == steps(0.0)

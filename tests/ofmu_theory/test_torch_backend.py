@@ -202,6 +202,39 @@ def test_third_order_product_of_a_cubic_and_the_fwd_rev_hvp() -> None:
         assert not got.requires_grad
 
 
+def test_the_fwd_rev_hvp_takes_the_gradient_without_a_graph_of_it() -> None:
+    """Forward-over-reverse keeps a gradient's memory plus the tangents: once the loss is computed, the
+    reverse pass through it saves nothing for a further backward pass (the exact HVP, which needs a graph
+    of ∇L, does: the probe sees a graph where there is one)."""
+    from ofmu_theory.objectives import TorchObjective
+
+    after_loss: list[bool] = []
+
+    def loss(p, batch):
+        after_loss.clear()
+        out = sum((torch.tanh(t) ** 3).sum() + (t * t.exp()).sum() for t in p)
+        after_loss.append(True)
+        return out
+
+    def saved_after_loss(fn) -> int:
+        count = [0]
+
+        def pack(t):
+            count[0] += bool(after_loss)
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            fn()
+        return count[0]
+
+    obj = TorchObjective(loss)
+    theta, v = _vec(3, torch.float64), _vec(4, torch.float64)
+    assert saved_after_loss(lambda: obj.hvp(theta, v)) > 0
+    assert saved_after_loss(lambda: obj.hvp_fwd_rev(theta, v)) == 0
+    for got, want in zip(obj.hvp_fwd_rev(theta, v), obj.hvp(theta, v), strict=True):
+        torch.testing.assert_close(got, want)
+
+
 def test_array_like_data_moves_to_torch_like_arrays() -> None:
     """Shared constants given as a list or a Python float become float64 tensors, as arrays do."""
     import numpy as np
