@@ -137,6 +137,19 @@ class TorchObjective(Objective):
         grads = torch.autograd.grad(loss, leaves, create_graph=create_graph, allow_unused=True)
         return tuple(torch.zeros_like(p) if g is None else g for g, p in zip(grads, leaves, strict=True))
 
+    @staticmethod
+    def _vjp_of_grad(grad: tuple[Any, ...], leaves: tuple[Any, ...], w: Sequence[Any], *,
+                     create_graph: bool) -> tuple[Any, ...]:
+        """∇(⟨∇L, w⟩) = ∇²L·w by a second backward; zero where ∇L does not depend on θ (L linear in a tensor)."""
+        import torch
+
+        pairs = [(g, x) for g, x in zip(grad, w, strict=True) if g.requires_grad]
+        if not pairs:  # autograd refuses outputs without a graph: the Hessian is zero
+            return tuple(map(torch.zeros_like, leaves))
+        hv = torch.autograd.grad([g for g, _ in pairs], leaves, grad_outputs=[x for _, x in pairs],
+                                 create_graph=create_graph, allow_unused=True)
+        return tuple(torch.zeros_like(p) if h is None else h for h, p in zip(hv, leaves, strict=True))
+
     def value(self, theta: Sequence[Any], batch: Batch = None) -> Any:
         import torch
 
@@ -160,8 +173,7 @@ class TorchObjective(Objective):
         with torch.enable_grad():
             leaves = self._leaves(theta, create_graph)
             grad = self._grad(self.loss_fn(leaves, batch), leaves, True)
-            hv = torch.autograd.grad(grad, leaves, grad_outputs=tuple(v), create_graph=create_graph, allow_unused=True)
-            hv = tuple(torch.zeros_like(p) if h is None else h for h, p in zip(hv, leaves, strict=True))
+            hv = self._vjp_of_grad(grad, leaves, tuple(v), create_graph=create_graph)
         if not create_graph:
             hv = tuple(h.detach() for h in hv)
         return self._finish(hv)
@@ -181,8 +193,8 @@ class TorchObjective(Objective):
         with torch.enable_grad():
             leaves = tuple(t.detach().requires_grad_(True) for t in theta)
             grad = self._grad(self.loss_fn(leaves, batch), leaves, True)
-            hu = torch.autograd.grad(grad, leaves, grad_outputs=tuple(u), create_graph=True, allow_unused=True)
-            inner = sum(torch.sum(h * w) for h, w in zip(hu, v, strict=True) if h is not None)
+            hu = self._vjp_of_grad(grad, leaves, tuple(u), create_graph=True)
+            inner = sum(torch.sum(h * w) for h, w in zip(hu, v, strict=True))
             if isinstance(inner, torch.Tensor) and inner.requires_grad:
                 out = self._grad(inner, leaves, False)
             else:  # the Hessian does not depend on θ (e.g. a quadratic): no third-order term

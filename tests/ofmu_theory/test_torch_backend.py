@@ -202,6 +202,22 @@ def test_third_order_product_of_a_cubic_and_the_fwd_rev_hvp() -> None:
         assert not got.requires_grad
 
 
+def test_second_and_third_order_products_of_a_loss_linear_in_one_tensor_are_zero_there() -> None:
+    """L = Σ 2θ₀ + Σ θ₁²: ∇L₀ = 2 has no graph (autograd refuses to differentiate it), so ∇²L v = (0, 2v₁) and
+    D³L = 0 — also when every tensor enters linearly."""
+    from ofmu_theory.objectives import TorchObjective
+
+    theta, u, v = _vec(3, torch.float64), _vec(4, torch.float64), _vec(5, torch.float64)
+    mixed = TorchObjective(lambda p, batch: (2 * p[0]).sum() + (p[1] ** 2).sum())
+    hv = mixed.hvp(theta, v)
+    torch.testing.assert_close(hv[0], torch.zeros_like(v[0]))
+    torch.testing.assert_close(hv[1], 2 * v[1])
+    linear = TorchObjective(lambda p, batch: sum((2 * t).sum() for t in p))
+    for got in (*linear.hvp(theta, v), *linear.hvp(theta, v, create_graph=True), *linear.d3(theta, u, v),
+                *mixed.d3(theta, u, v)):
+        assert torch.count_nonzero(got) == 0
+
+
 def test_the_fwd_rev_hvp_takes_the_gradient_without_a_graph_of_it() -> None:
     """Forward-over-reverse keeps a gradient's memory plus the tangents: once the loss is computed, the
     reverse pass through it saves nothing for a further backward pass (the exact HVP, which needs a graph
