@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -31,6 +31,7 @@ from llm import objectives
 from llm.data.schema import QAItem
 from llm.objectives import Reference, TokenRows
 from llm.runner import Plan
+from ofmu_theory import options as flat
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.objectives import Objective
 from ofmu_theory.problem import BilevelProblem
@@ -166,16 +167,21 @@ class Method(ABC):
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Method:
         """Build from a mapping of field values (e.g. parsed ``--set key=value`` or a checkpoint's config)."""
-        valid = {f.name for f in fields(cls) if f.init}
-        unknown = sorted(set(values) - valid - {"method"})
+        valid = cls.options()
+        unknown = sorted(set(values) - set(valid) - {"method"})
         if unknown:
             raise ValueError(f"unknown option(s) {unknown} for method {cls.name!r}; valid: {', '.join(sorted(valid))}")
-        kwargs = {k: _coerce(cls, k, v) for k, v in values.items() if k != "method"}
-        return cls(**kwargs)
+        return flat.build(cls, {k: _coerce(cls, k, v) for k, v in values.items() if k != "method"})
+
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """Every option by its flat name (a held solver configuration's fields included) → its default."""
+        return flat.defaults(cls)
 
     def to_dict(self) -> dict[str, Any]:
-        """The method name and every hyper-parameter (plain JSON values)."""
-        return {"method": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}}
+        """The method name and every hyper-parameter, flat (plain JSON values)."""
+        values = flat.flat_dict(self)
+        return {"method": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}}
 
     def with_budget(self, **budget: Any) -> Method:
         """The same method with shared budget fields (epochs, batch sizes) replaced."""
@@ -255,6 +261,6 @@ class WithRetain(Method):
 
 
 def _coerce(cls: type, name: str, value: Any) -> Any:
-    """CLI and JSON values to the field's declared type (ints for float fields, tuples for lists); a value of
-    another type is a ValueError naming the option (:func:`ofmu_theory.validation.coerce_field`)."""
-    return coerce_field(cls, name, value)
+    """CLI and JSON values to the option's declared type (ints for float fields, tuples for lists); a value of
+    another type is a ValueError naming the option (:func:`ofmu_theory.options.coerce_option`)."""
+    return flat.coerce_option(cls, name, value)

@@ -47,14 +47,26 @@ Callback = Callable[[StepInfo], bool | None]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Solver(ABC):
-    """Shared hyper-parameters.
+class HvpOptions:
+    """How every second-order product is taken (:mod:`ofmu_theory.hvp`; every solver has these options).
+
+    Attributes:
+        hvp: HVP strategy name ("exact", "fd", "fwd_rev").
+        fd_eps, fd_scheme: finite-difference options (used with hvp="fd"; fd_eps None: a dtype-scaled step).
+    """
+
+    hvp: str = "exact"
+    fd_eps: float | None = None
+    fd_scheme: str = "central"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Solver(HvpOptions, ABC):
+    """Shared hyper-parameters (and :class:`HvpOptions`).
 
     Attributes:
         max_steps: number of outer iterations K.
         tol: stop when the step's error (solver-specific, e.g. ‖∇F_ρ‖) is ≤ tol (0: never).
-        hvp: HVP strategy name ("exact", "fd", "fwd_rev").
-        fd_eps, fd_scheme: finite-difference options (used with hvp="fd").
         update_mask: optional 0/1 vector; coordinates where it is 0 never move (SalUn-style).
     """
 
@@ -62,9 +74,6 @@ class Solver(ABC):
 
     max_steps: int = 100
     tol: float = 0.0
-    hvp: str = "exact"
-    fd_eps: float | None = None
-    fd_scheme: str = "central"
     update_mask: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,8 +11,9 @@ from ofmu_theory.backends import Vec
 from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.oracle_types import PhiPoint
 from ofmu_theory.schedules import Geometric
-from ofmu_theory.similarity import SIM_CURVATURES, SIM_PICKS, SimCache, check_sim
+from ofmu_theory.similarity import SimCache
 from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.solvers.ofmu_config import OFMUConfig
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
@@ -30,12 +31,13 @@ class OFMUState(NamedTuple):
 
 @SOLVERS.register("ofmu")
 @dataclass(frozen=True, kw_only=True)
-class OFMU(Solver):
+class OFMU(OFMUConfig, Solver):
     """OFMU: T inner ascent steps on Φ_β, then one outer descent step on F_ρ; ρ_{k+1} = γρ_k.
 
-    Arguments map to the paper's symbols: ``beta`` = β, ``sim`` = the similarity variant,
-    ``rho`` = ρ_0, ``gamma`` = γ, ``rho_cap`` = the (reconstructed) cap on ρ_k,
-    ``inner_steps`` = T, ``eta_in`` = η_in, ``eta_out`` = η_out, ``max_steps`` = K.
+    The hyper-parameters of :class:`~ofmu_theory.solvers.ofmu_config.OFMUConfig` (``beta`` = β, ``sim``,
+    ``rho`` = ρ_0, ``gamma`` = γ, ``rho_cap``, ``inner_steps`` = T, ``eval_point``, the HVP strategy and
+    the similarity estimators; declared and validated there) plus the loop: ``eta_in`` = η_in, ``eta_out``
+    = η_out, their transforms, ``max_steps`` = K. ``OFMU.of(config, eta_in=..., ...)`` builds one.
 
     .. math::
 
@@ -61,43 +63,24 @@ class OFMU(Solver):
 
     name = "ofmu"
 
-    beta: float = 0.1
-    sim: str = "signed"
-    rho: float = 1.0
-    gamma: float = 1.0
-    rho_cap: float | None = None
-    inner_steps: int = 5
     eta_in: float | StepRule = 0.1
     eta_out: float | StepRule = 0.1
-    eval_point: Literal["inner", "outer"] = "inner"
     transform_in: Transform = field(default_factory=Sgd)
     transform_out: Transform = field(default_factory=Sgd)
     sim_eps: float = 1e-12
     mapping_step: float | None = None
-    sim_lag: int = 1
-    sim_pick: str = "both"
-    sim_curvature: str = "full"
     sim_seed: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        check_sim(self.sim)
-        if isinstance(self.sim_lag, bool) or not isinstance(self.sim_lag, int) or self.sim_lag < 1:
-            raise ValueError(f"sim_lag must be an int >= 1, got sim_lag={self.sim_lag!r}")
-        if self.sim_pick not in SIM_PICKS:
-            raise ValueError(f"sim_pick must be one of {', '.join(SIM_PICKS)}, got sim_pick={self.sim_pick!r}")
-        if self.sim_curvature not in SIM_CURVATURES:
-            raise ValueError(f"sim_curvature must be one of {', '.join(SIM_CURVATURES)}, "
-                             f"got sim_curvature={self.sim_curvature!r}")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got beta={self.beta!r}")
-        if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
-            raise ValueError(f"inner_steps must be an int >= 0, got inner_steps={self.inner_steps!r}")
-        if self.eval_point not in ("inner", "outer"):
-            raise ValueError(f"eval_point must be 'inner' or 'outer', got {self.eval_point!r}")
+        Solver.__post_init__(self)
+        OFMUConfig.__post_init__(self)
         object.__setattr__(self, "eta_in", as_step_rule(self.eta_in, name="eta_in"))
         object.__setattr__(self, "eta_out", as_step_rule(self.eta_out, name="eta_out"))
-        Geometric(self.rho, self.gamma, self.rho_cap)  # validates rho, gamma, rho_cap
+
+    @classmethod
+    def of(cls, config: OFMUConfig, **loop: Any) -> OFMU:
+        """The solver with ``config``'s hyper-parameters and the loop's (``eta_in``, ``max_steps``, ...)."""
+        return cls(**config.values(), **loop)
 
     @property
     def rho_schedule(self) -> Geometric:

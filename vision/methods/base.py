@@ -18,11 +18,12 @@ import copy
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch.nn as nn
 
+from ofmu_theory import options as flat
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.objectives import Objective
 from ofmu_theory.problem import BilevelProblem, Sense
@@ -144,9 +145,14 @@ class Method(ABC):
     def plan(self, task: UnlearnTask) -> Plan:
         """The core run that unlearns ``task`` (objectives, solver, sampler, params to write into)."""
 
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """Every hyper-parameter by its flat name (a held solver configuration's fields included) → its default."""
+        return flat.defaults(cls)
+
     def to_dict(self) -> dict[str, Any]:
-        """The method name and every hyper-parameter."""
-        return {"method": self.name, **_plain(asdict(self))}
+        """The method name and every hyper-parameter, flat."""
+        return {"method": self.name, **_plain(flat.flat_dict(self))}
 
     def unlearn(
         self, model: nn.Module, data: VisionDataset, split: Split, *, seed: int, progress: bool = False
