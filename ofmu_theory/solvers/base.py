@@ -33,6 +33,16 @@ DIVERGENCE_KEYS = ("loss_f", "loss_r", "phi", "F", "objective", "value_gap", "gr
 NaN where undefined, e.g. a Hessian-vector product with the zero vector on the lower-level solution set)."""
 
 
+class Loop(NamedTuple):
+    """How one loop of a solver moves θ, bundled once: its step-size rule η, the transform of its gradient,
+    its direction (ascent on the lower level, descent on the upper) and its name in messages."""
+
+    rule: StepRule
+    transform: Transform
+    ascent: bool
+    what: str
+
+
 class StepInfo(NamedTuple):
     """What the callback sees after step k: the new iterate, the step's trace row and the full
     solver state (pass ``state`` to ``run(init_state=...)`` to resume from here: checkpoints)."""
@@ -191,24 +201,22 @@ class Solver(HvpOptions, ABC):
     def move(
         self,
         ev: Evaluator,
+        loop: Loop,
         theta: Vec,
         grad: Vec,
-        *,
-        ascent: bool,
-        rule: StepRule,
-        transform: Transform,
         tstate: Any,
+        *,
         value: float,
         value_fn: Callable[[Vec], float],
         smoothness: float | None,
-        what: str,
         k: int = 0,
     ) -> tuple[Vec, Any, float, bool]:
-        """One projected step θ ± η·u along the transformed gradient u, η chosen by ``rule``.
+        """One projected step θ ± η·u of ``loop`` along the transformed gradient u, η chosen by its rule.
 
         The line search minimises m = −(value) for ascent and m = value for descent; in both
         cases its slope along the motion is −⟨grad, u⟩. Returns (θ_new, transform state, η, accepted).
         """
+        rule, transform, ascent, what = loop
         b = ev.backend
         u, tstate = transform.update(b, b.detach(grad), tstate, theta)
         sign = 1.0 if ascent else -1.0

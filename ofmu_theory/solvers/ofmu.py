@@ -8,11 +8,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ofmu_theory.backends import Vec
-from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.evaluator import Evaluator, PenaltyPoint
 from ofmu_theory.oracle_types import PhiPoint
+from ofmu_theory.sampler import Batches
 from ofmu_theory.schedules import Geometric
 from ofmu_theory.similarity import SimCache
-from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.solvers.base import SOLVERS, Loop, Solver
 from ofmu_theory.solvers.ofmu_config import OFMUConfig
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
@@ -124,6 +125,23 @@ class OFMU(OFMUConfig, Solver):
         b = ev.backend
         return SimCache(b.detach(point.grad_sim), b.item(point.cosine), 1)
 
+    @property
+    def inner_loop(self) -> Loop:
+        """The inner loop's update: projected ascent on Φ_β with η_in and ``transform_in``."""
+        return Loop(self.eta_in, self.transform_in, ascent=True, what="inner (Phi)")
+
+    @property
+    def outer_loop(self) -> Loop:
+        """The outer loop's update: projected descent on F_ρ with η_out and ``transform_out``."""
+        return Loop(self.eta_out, self.transform_out, ascent=False, what="outer (F_rho)")
+
+    def next_evaluation(self, ev: Evaluator, draws: int, cache: SimCache | None) -> tuple[Batches, int, dict[str, Any]]:
+        """The batches of the next evaluation of ∇Φ_β, the draw counter after it and the similarity estimator's
+        options for it (the lagged ∇Sim to reuse, the randomised pick, whether to keep ∇Sim for later)."""
+        estimator = {"lagged": self.lagged(ev, cache), "coin": self.coin(draws), "keep_sim": self.sim_lag > 1}
+        batches, draws = self.draw(ev, draws)
+        return batches, draws, estimator
+
     def ascend(self, ev: Evaluator, theta: Vec, draws: int, tstate: Any, k: int = 0) -> tuple[Vec, int, Any, float]:
         """T projected ascent steps on Φ_β from θ (the inner loop); returns (θ̃, draws, state, last η_in)."""
         return self.ascend_lagged(ev, theta, draws, tstate, k)[:4]
@@ -131,59 +149,64 @@ class OFMU(OFMUConfig, Solver):
     def ascend_lagged(
         self, ev: Evaluator, theta: Vec, draws: int, tstate: Any, k: int = 0, cache: SimCache | None = None,
     ) -> tuple[Vec, int, Any, float, SimCache | None]:
-        """:meth:`ascend` carrying the lagged similarity term: returns (θ̃, draws, state, last η_in, cache)."""
-        eta = float("nan")
-        smooth = ev.problem.constants.phi_smoothness(ev.beta)
+        """:meth:`ascend` carrying the lagged similarity term: returns (θ̃, draws, state, last η_in, cache).
+
+        θ'_{t+1} = Π(θ'_t + η_in ∇Φ_β(θ'_t)), t < T, from θ'_0 = θ.
+        """
+        eta, smooth = float("nan"), ev.problem.constants.phi_smoothness(ev.beta)
         for _ in range(self.inner_steps):
-            coin = self.coin(draws)
-            batches, draws = self.draw(ev, draws)
-            point = ev.phi(theta, batches, lagged=self.lagged(ev, cache), coin=coin, keep_sim=self.sim_lag > 1)
+            batches, draws, estimator = self.next_evaluation(ev, draws, cache)
+            point = ev.phi(theta, batches, **estimator)
             cache = self.remember(ev, cache, point)
             theta, tstate, eta, _ = self.move(
-                ev, theta, point.residual, ascent=True, rule=self.eta_in, transform=self.transform_in,
-                tstate=tstate, value=ev.backend.item(point.phi), value_fn=lambda x, bt=batches: ev.phi_value(x, bt),
-                smoothness=smooth, k=k, what="inner (Phi)",
+                ev, self.inner_loop, theta, point.residual, tstate, value=ev.backend.item(point.phi),
+                value_fn=lambda x, bt=batches: ev.phi_value(x, bt), smoothness=smooth, k=k,
             )
         return theta, draws, tstate, eta, cache
 
     def step(self, ev: Evaluator, state: OFMUState) -> tuple[OFMUState, dict[str, float]]:
-        b = ev.backend
+        """θ̃_k = T ascent steps on Φ_β from θ_k; θ_{k+1} = Π(θ̃_k − η_out ∇F_{ρ_k}(x_k)); ρ_k = min(ρ_0γᵏ, cap)."""
         rho = self.rho_schedule(state.k)
-        inner, draws, in_state, eta_in, cache = self.ascend_lagged(ev, state.theta, state.draws, state.inner_state,
-                                                                    state.k, state.sim)
-        at = inner if self.eval_point == "inner" else state.theta
-        coin = self.coin(draws)
-        batches, draws = self.draw(ev, draws)
-        pen = ev.penalised(at, rho, batches, lagged=self.lagged(ev, cache), coin=coin, curvature=self.sim_curvature,
-                           keep_sim=self.sim_lag > 1)
-        cache = self.remember(ev, cache, pen.point)
+        inner, draws, in_state, eta_in, cache = self.ascend_lagged(
+            ev, state.theta, state.draws, state.inner_state, state.k, state.sim)
+        x = inner if self.eval_point == "inner" else state.theta
+        batches, draws, estimator = self.next_evaluation(ev, draws, cache)
+        pen = ev.penalised(x, rho, batches, curvature=self.sim_curvature, **estimator)
         theta, out_state, eta_out, accepted = self.move(
-            ev, inner, pen.grad_F, ascent=False, rule=self.eta_out, transform=self.transform_out,
-            tstate=state.outer_state, value=pen.F, value_fn=lambda x: ev.penalised_value(x, rho, batches),
-            smoothness=ev.problem.constants.penalised_smoothness(rho, ev.beta), k=state.k, what="outer (F_rho)",
+            ev, self.outer_loop, inner, pen.grad_F, state.outer_state, value=pen.F,
+            value_fn=lambda y: ev.penalised_value(y, rho, batches),
+            smoothness=ev.problem.constants.penalised_smoothness(rho, ev.beta), k=state.k,
         )
-        p = pen.point
-        grad_F_norm = b.item(b.norm(pen.grad_F))
-        row = {
-            "loss_f": b.item(p.loss_f),
-            "loss_r": b.item(p.loss_r),
-            "phi": b.item(p.phi),
-            "sim": b.item(p.cosine),
-            "grad_phi_norm": b.item(b.norm(p.residual)),
-            "F": pen.F,
-            "grad_F_norm": grad_F_norm,
-            "grad_f_norm": b.item(b.norm(p.g_f)),
-            "grad_r_norm": b.item(b.norm(p.g_r)),
-            "hvp_ratio": pen.hvp_ratio,
-            "rho": rho,
-            "eta_in": eta_in,
-            "eta_out": eta_out,
-            "line_search_ok": float(accepted),
-            "error": grad_F_norm,
-        }
-        if self.inner_steps == 0:
-            row.pop("eta_in")
-        return OFMUState(theta, state.k + 1, draws, in_state, out_state, cache), row
+        row = penalty_row(ev.backend, pen, rho=rho, eta_in=eta_in if self.inner_steps else None, eta_out=eta_out,
+                          accepted=accepted)
+        return OFMUState(theta, state.k + 1, draws, in_state, out_state, self.remember(ev, cache, pen.point)), row
+
+
+def penalty_row(b: Any, pen: PenaltyPoint, *, rho: float, eta_in: float | None, eta_out: float,
+                accepted: bool) -> dict[str, float]:
+    """The trace row of an outer step on F_ρ, from its evaluation ``pen`` at x_k (``eta_in`` None: no inner loop)."""
+    p = pen.point
+    grad_F_norm = b.item(b.norm(pen.grad_F))
+    row = {
+        "loss_f": b.item(p.loss_f),
+        "loss_r": b.item(p.loss_r),
+        "phi": b.item(p.phi),
+        "sim": b.item(p.cosine),
+        "grad_phi_norm": b.item(b.norm(p.residual)),
+        "F": pen.F,
+        "grad_F_norm": grad_F_norm,
+        "grad_f_norm": b.item(b.norm(p.g_f)),
+        "grad_r_norm": b.item(b.norm(p.g_r)),
+        "hvp_ratio": pen.hvp_ratio,
+        "rho": rho,
+        "eta_in": eta_in,
+        "eta_out": eta_out,
+        "line_search_ok": float(accepted),
+        "error": grad_F_norm,
+    }
+    if eta_in is None:
+        del row["eta_in"]
+    return row
 
 
 @SOLVERS.register("grad-penalty")
