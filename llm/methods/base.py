@@ -8,8 +8,8 @@ Shared optimiser settings (OpenUnlearning's TOFU recipe is the dataclass default
 gives our defaults for the small embedded GPT-2, which that recipe does not move at lr 1e-5):
 
 * AdamW = the core's :class:`~ofmu_theory.transforms.Adam` with decoupled ``weight_decay``;
-* η_k = :class:`~ofmu_theory.steps.Scheduled` (:class:`~ofmu_theory.schedules.Cosine` from ``lr`` after
-  a linear warm-up of ``warmup_epochs``; OpenUnlearning decays linearly after its warm-up — the core has
+* η_k = :func:`ofmu_theory.epochs.lr_schedule` (cosine from ``lr`` after a linear warm-up of
+  ``warmup_epochs``; OpenUnlearning decays linearly after its warm-up — the core has
   no warm-up + linear schedule);
 * one step = one forget batch of ``batch_size`` rows and one retain batch of ``retain_batch_size`` rows per
   rank; effective batch = ``batch_size × world_size`` (no gradient accumulation);
@@ -32,13 +32,13 @@ from llm.data.schema import QAItem
 from llm.objectives import Reference, TokenRows
 from llm.runner import Plan
 from ofmu_theory import options as flat
+from ofmu_theory.epochs import lr_schedule, steps_for, warmup_steps
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.objectives import Objective
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.registry import Registry
 from ofmu_theory.sampler import MiniBatch
-from ofmu_theory.schedules import Cosine
-from ofmu_theory.steps import Scheduled, StepRule
+from ofmu_theory.steps import StepRule
 from ofmu_theory.transforms import Adam
 from ofmu_theory.validation import (  # noqa: F401 (checks re-exported for the methods)
     check_choice,
@@ -220,14 +220,13 @@ class Method(ABC):
                          seed=task.seed, rank=task.rank, world_size=task.world_size)
 
     def max_steps(self, sampler: MiniBatch) -> int:
-        """round(epochs × steps per epoch), at least 1."""
-        return max(1, round(self.epochs * sampler.steps_per_epoch()))
+        """round(epochs × steps per epoch), at least 1 (:func:`ofmu_theory.epochs.steps_for`)."""
+        return steps_for(self.epochs, sampler.steps_per_epoch())
 
     def eta(self, sampler: MiniBatch, *, lr: float | None = None) -> StepRule:
         """Cosine step sizes from ``lr`` after ``warmup_epochs`` of linear warm-up (η_k > 0 for every k taken)."""
-        steps = self.max_steps(sampler)
-        warmup = min(round(self.warmup_epochs * sampler.steps_per_epoch()), steps - 1)
-        return Scheduled(Cosine(start=lr or self.lr, steps=max(1, steps - warmup), warmup=warmup))
+        steps, per_epoch = self.max_steps(sampler), sampler.steps_per_epoch()
+        return lr_schedule(lr or self.lr, steps=steps, warmup=warmup_steps(self.warmup_epochs, per_epoch, steps))
 
     def adamw(self) -> Adam:
         """The core's Adam with decoupled weight decay (AdamW) and optional clipping."""

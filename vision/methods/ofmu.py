@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ofmu_theory.epochs import SCHEDULES, lr_schedule
 from ofmu_theory.options import nested
 from ofmu_theory.solvers import OFMU as OFMUSolver
 from ofmu_theory.solvers.ofmu_config import OFMUConfig
@@ -12,7 +13,7 @@ from ofmu_theory.validation import check_choice, check_count
 from vision.methods.base import METHODS, Method, UnlearnTask, check_nonnegative, check_positive
 from vision.methods.salun import forget_gradient, saliency_mask
 from vision.objectives import check_bn_mode
-from vision.plan import LR_SCHEDULES, Plan, lr_rule, sgd_momentum
+from vision.plan import Plan, sgd_momentum
 
 #: The HVP strategies the vision bench runs OFMU with (measured below); ``fwd_rev`` is not offered here.
 HVP_CHOICES = ("fd", "exact")
@@ -108,8 +109,7 @@ class OFMU(Method):
             check_positive(clip_in=self.clip_in)
         check_choice("hvp", self.solver.hvp, HVP_CHOICES)
         for name in ("schedule_in", "schedule"):
-            if getattr(self, name) not in LR_SCHEDULES:
-                raise ValueError(f"{name} must be one of {LR_SCHEDULES}, got {name}={getattr(self, name)!r}")
+            check_choice(name, getattr(self, name), SCHEDULES)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got momentum={self.momentum!r}")
         check_bn_mode(self.bn_mode)
@@ -122,8 +122,8 @@ class OFMU(Method):
         config = self.solver if self.solver.beta > 0 else replace(self.solver, sim="none")
         solver = OFMUSolver.of(
             config,
-            eta_in=lr_rule(self.eta_in, steps=self.max_steps, schedule=self.schedule_in),
-            eta_out=lr_rule(self.eta_out, steps=self.max_steps, schedule=self.schedule),
+            eta_in=lr_schedule(self.eta_in, steps=self.max_steps, schedule=self.schedule_in),
+            eta_out=lr_schedule(self.eta_out, steps=self.max_steps, schedule=self.schedule),
             transform_in=Sgd(clip_norm=self.clip_in),
             transform_out=sgd_momentum(momentum=self.momentum, weight_decay=self.weight_decay),
             max_steps=self.max_steps, update_mask=mask,
