@@ -105,6 +105,42 @@ def test_method_configs_match_snapshot() -> None:
         for key in changed[:5])
 
 
+@pytest.mark.parametrize("item,needle", [
+    ("rho=-1", "rho must be a finite number > 0, got rho=-1"),
+    ("ofmu.inner_steps=-1", "inner_steps must be an int >= 0, got inner_steps=-1"),
+    ("ofmu.gamma=0.5", "gamma must be a finite number >= 1"),
+    ("ofmu.sim_pick=some", "sim_pick must be one of"),
+    ("ofmu.rhoo=1", "unknown option 'ofmu.rhoo'"),
+])
+def test_ofmu_errors_name_the_key_in_both_domains(item: str, needle: str) -> None:
+    """OFMU's configuration is validated once, in the core; both commands' errors name the key."""
+    from llm.cli import method_sets
+    from llm.methods import METHODS
+    from vision.cli import parse_overrides
+    from vision.methods import make_method
+
+    with pytest.raises(ValueError, match=needle):
+        METHODS.get("ofmu").preset("embedded", **method_sets([item], ("ofmu",)).get("ofmu", {}))
+    with pytest.raises(ValueError, match=needle):
+        make_method("ofmu", **parse_overrides([item], ("ofmu",)).get("ofmu", {}))
+
+
+def test_held_configuration() -> None:
+    """The methods hold the core's OFMUConfig (domain presets); fields the vision method never listed join its
+    to_dict() only when set away from the preset."""
+    from llm.methods import METHODS
+    from ofmu_theory.solvers.ofmu_config import OFMUConfig
+    from vision.methods import make_method
+
+    llm = METHODS.get("ofmu").preset("embedded", rho=0.5)
+    assert llm.solver == OFMUConfig(fd_eps=1e-5, inner_steps=1, beta=0.1, rho=0.5)
+    vision = make_method("ofmu")
+    assert vision.solver == OFMUConfig(beta=0.0, rho=0.01, inner_steps=1, hvp="fd")
+    assert "eval_point" not in vision.to_dict()
+    assert make_method("ofmu", eval_point="outer").to_dict()["eval_point"] == "outer"
+    assert METHODS.get("ofmu").from_dict(llm.to_dict()) == llm
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit("usage: python -m tests.test_method_configs --write")
