@@ -47,13 +47,11 @@ HF_BARS_ENV = "HF_HUB_DISABLE_PROGRESS_BARS"
 
 def method_sets(items: list[str], methods: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """``--set key=value`` (every method of the run that has the option) or ``method.key=value``."""
-    import dataclasses  # noqa: PLC0415
-
     from llm.methods import METHODS  # noqa: PLC0415
     from ofmu_theory.settings import per_method  # noqa: PLC0415
 
     def fields(name: str) -> set[str]:
-        return {f.name for f in dataclasses.fields(METHODS.get(name)) if f.init}
+        return set(METHODS.get(name).options())
 
     return per_method(parse_sets(items), methods, fields=fields)
 

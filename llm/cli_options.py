@@ -7,7 +7,6 @@ identify one cached prepared entry; *run options* (``--seed``, LoRA, device, pre
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +37,15 @@ def method_options_help() -> str:
 
     import textwrap  # noqa: PLC0415
 
-    def wrapped(head: str, fields: list[dataclasses.Field]) -> list[str]:
-        text = ", ".join(f"{f.name}={f.default}" for f in fields) or "(none)"
+    def wrapped(head: str, options: dict[str, Any]) -> list[str]:
+        text = ", ".join(f"{name}={default}" for name, default in options.items()) or "(none)"
         return textwrap.wrap(f"{head}: {text}", width=110, initial_indent="  ", subsequent_indent="      ")
 
-    shared = {f.name for f in dataclasses.fields(Method)}
+    shared = Method.options()
     lines = ["method options (--set KEY=VALUE or METHOD.KEY=VALUE; defaults of the openunlearning preset):",
-             *wrapped("every method", list(dataclasses.fields(Method)))]
+             *wrapped("every method", shared)]
     for name in METHODS.names():
-        lines += wrapped(name, [f for f in dataclasses.fields(METHODS.get(name)) if f.name not in shared and f.init])
+        lines += wrapped(name, {k: v for k, v in METHODS.get(name).options().items() if k not in shared})
     return "\n".join(lines)
 
 

@@ -25,11 +25,11 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
                            spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import (format_config, format_interval, invocations, previous_record, run_protocol,
-                                  run_seconds, runs_sentence, time_to_quality_table)
-from ofmu_theory.protocol import level_table as protocol_level_table
-from ofmu_theory.protocol import point_style
-from ofmu_theory.protocol import verdict_sentence as protocol_verdict
+from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
+from ofmu_theory.protocol_report import format_config, format_interval
+from ofmu_theory.protocol_report import level_table as protocol_level_table
+from ofmu_theory.protocol_report import point_style, runs_sentence, time_to_quality_table
+from ofmu_theory.protocol_report import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
 METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")

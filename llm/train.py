@@ -28,14 +28,13 @@ from llm import objectives
 from llm.data.schema import QAItem
 from llm.runner import Plan, execute
 from ofmu_theory.distributed import world
+from ofmu_theory.epochs import batches_per_epoch, lr_schedule, steps_for, warmup_steps
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.result import Result
 from ofmu_theory.runinfo import progress_label
 from ofmu_theory.sampler import MiniBatch
-from ofmu_theory.schedules import Cosine
 from ofmu_theory.solvers import Scalarized
-from ofmu_theory.steps import Scheduled
 from ofmu_theory.transforms import Adam
 
 logger = logging.getLogger(__name__)
@@ -81,13 +80,13 @@ def training_plan(model: nn.Module, rows: objectives.TokenRows, recipe: TrainRec
     """The core run that fine-tunes every trainable parameter of ``model`` on ``rows``."""
     params = ModuleParams.of(model)
     n = len(rows)
-    per_epoch = math.ceil(n / (recipe.batch_size * world()[1]))
-    steps = max(1, round(recipe.epochs * per_epoch))
-    warmup = min(round(recipe.warmup_epochs * per_epoch), steps - 1)
+    per_epoch = batches_per_epoch(n, recipe.batch_size * world()[1])
+    steps = steps_for(recipe.epochs, per_epoch)
     problem = BilevelProblem(name="finetune", lower=objectives.null(params), upper=objectives.nll(params, rows),
                              theta0=params.vector(), sense="max")
     solver = Scalarized(forget_weight=0.0, retain_weight=1.0,
-                        eta=Scheduled(Cosine(start=recipe.lr, steps=max(1, steps - warmup), warmup=warmup)),
+                        eta=lr_schedule(recipe.lr, steps=steps,
+                                        warmup=warmup_steps(recipe.warmup_epochs, per_epoch, steps)),
                         transform=Adam(weight_decay=recipe.weight_decay), max_steps=steps)
     rank, size = world()
     sampler = MiniBatch(n_lower=0, n_upper=n, batch_lower=None, batch_upper=min(recipe.batch_size, max(1, n // size)),

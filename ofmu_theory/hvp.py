@@ -79,6 +79,7 @@ class HVPStrategy(ABC):
 
 
 HVP_STRATEGIES: Registry[type[HVPStrategy]] = Registry("HVP strategy")
+FD_SCHEMES: tuple[str, ...] = ("central", "forward")
 
 
 def make_strategy(name: str, *, fd_eps: float | None = None, fd_scheme: str = "central") -> HVPStrategy:
@@ -139,7 +140,7 @@ class FiniteDifference(HVPStrategy):
     name = "fd"
 
     def __init__(self, *, eps: float | None = None, scheme: str = "central") -> None:
-        if scheme not in ("central", "forward"):
+        if scheme not in FD_SCHEMES:
             raise ValueError(f"fd_scheme must be 'central' or 'forward', got {scheme!r}")
         if eps is not None and not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"fd_eps must be a finite number > 0, got fd_eps={eps!r}")

@@ -28,6 +28,12 @@ def check_nonnegative(**values: float) -> None:
             raise ValueError(f"{name} must be a finite number >= 0, got {name}={value!r}")
 
 
+def check_count(name: str, value: object, *, least: int) -> None:
+    """ValueError naming ``name`` unless ``value`` is an int (not a bool) >= ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an int >= {least}, got {name}={value!r}")
+
+
 def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     """ValueError unless ``value`` is one of ``choices``."""
     if value not in choices:

@@ -69,14 +69,12 @@ def _config(args: argparse.Namespace, **extra: Any) -> Any:
 def parse_overrides(items: list[str], methods: tuple[str, ...] | list[str] | None = None) -> dict[str, dict[str, Any]]:
     """``--set`` in the grammar of every command (:func:`ofmu_theory.settings.per_method`): ``["ofmu.rho=2",
     "lr=0.02"]`` → ``{"ofmu": {"rho": 2}, ...}`` (``lr`` for every method of ``methods`` that has it; None: all)."""
-    import dataclasses
-
+    from ofmu_theory.options import coerce_option
     from ofmu_theory.settings import parse_assignments, per_method
-    from ofmu_theory.validation import coerce_field
     from vision.methods import METHODS
 
     def fields(name: str) -> set[str]:
-        return {f.name for f in dataclasses.fields(METHODS.get(name)) if f.init}
+        return set(METHODS.get(name).options())
 
     from vision.bench import BenchConfig
 
@@ -84,7 +82,7 @@ def parse_overrides(items: list[str], methods: tuple[str, ...] | list[str] | Non
     out = per_method(parse_assignments(items, what="--set"), run, fields=fields)
     for method, values in out.items():  # names and values are checked at parse time, before any training
         cls = METHODS.get(method)
-        out[method] = {name: coerce_field(cls, name, value, prefix=f"{method}.") for name, value in values.items()}
+        out[method] = {name: coerce_option(cls, name, value, prefix=f"{method}.") for name, value in values.items()}
     return out
 
 
@@ -229,8 +227,8 @@ def _method_options_help() -> str:
 
     lines = ["method options (--set KEY=VALUE for every method that has it, or METHOD.KEY=VALUE):"]
     for name in METHODS.names():
-        own = [f for f in dataclasses.fields(METHODS.get(name)) if f.init and f.default is not dataclasses.MISSING]
-        text = ", ".join(f"{f.name}={f.default}" for f in own) or "(none)"
+        own = {k: v for k, v in METHODS.get(name).options().items() if v is not dataclasses.MISSING}
+        text = ", ".join(f"{k}={v}" for k, v in own.items()) or "(none)"
         lines += textwrap.wrap(f"{name}: {text}", width=110, initial_indent="  ", subsequent_indent="      ")
     return "\n".join(lines)
 

@@ -21,11 +21,10 @@ from typing import Any
 
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import (invocations, previous_record, run_protocol,
-                                  run_seconds, runs_sentence, time_to_quality_table)
-from ofmu_theory.protocol import level_table as protocol_level_table
-from ofmu_theory.protocol import point_style
-from ofmu_theory.protocol import verdict_sentence as protocol_verdict
+from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
+from ofmu_theory.protocol_report import level_table as protocol_level_table
+from ofmu_theory.protocol_report import point_style, runs_sentence, time_to_quality_table
+from ofmu_theory.protocol_report import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
 from vision.evaluate import evaluate

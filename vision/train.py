@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ofmu_theory.epochs import batches_per_epoch, lr_schedule, steps_for
 from ofmu_theory.io import write_json
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.problem import BilevelProblem
@@ -38,7 +39,7 @@ from ofmu_theory.solvers import Scalarized
 from vision.data import VisionDataset
 from vision.models import build_model, load_model, save_model
 from vision.objectives import Rows, check_bn_mode, cross_entropy, null_objective
-from vision.plan import Plan, execute, lr_rule, sgd_momentum, steps_for
+from vision.plan import Plan, execute, sgd_momentum
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Trained:
 def training_plan(model: nn.Module, rows: Rows, *, config: TrainConfig, seed: int) -> Plan:
     """The core run that trains ``model`` on ``rows`` with ``config`` (see the module docstring)."""
     params = ModuleParams.of(model)
-    steps = steps_for(epochs=config.epochs, n_rows=len(rows), batch_size=config.batch_size)
+    steps = steps_for(config.epochs, batches_per_epoch(len(rows), config.batch_size))
     problem = BilevelProblem(
         name=f"train[{rows.name}]",
         lower=null_objective(),
@@ -122,7 +123,7 @@ def training_plan(model: nn.Module, rows: Rows, *, config: TrainConfig, seed: in
         sense="max",
     )
     solver = Scalarized(
-        forget_weight=0.0, retain_weight=1.0, eta=lr_rule(config.lr, steps=steps),
+        forget_weight=0.0, retain_weight=1.0, eta=lr_schedule(config.lr, steps=steps),
         transform=sgd_momentum(momentum=config.momentum, weight_decay=config.weight_decay), max_steps=steps,
     )
     sampler = MiniBatch(n_lower=0, n_upper=len(rows), batch_lower=None, batch_upper=config.batch_size, seed=seed)

@@ -8,8 +8,8 @@ Shared optimiser settings (OpenUnlearning's TOFU recipe is the dataclass default
 gives our defaults for the small embedded GPT-2, which that recipe does not move at lr 1e-5):
 
 * AdamW = the core's :class:`~ofmu_theory.transforms.Adam` with decoupled ``weight_decay``;
-* η_k = :class:`~ofmu_theory.steps.Scheduled` (:class:`~ofmu_theory.schedules.Cosine` from ``lr`` after
-  a linear warm-up of ``warmup_epochs``; OpenUnlearning decays linearly after its warm-up — the core has
+* η_k = :func:`ofmu_theory.epochs.lr_schedule` (cosine from ``lr`` after a linear warm-up of
+  ``warmup_epochs``; OpenUnlearning decays linearly after its warm-up — the core has
   no warm-up + linear schedule);
 * one step = one forget batch of ``batch_size`` rows and one retain batch of ``retain_batch_size`` rows per
   rank; effective batch = ``batch_size × world_size`` (no gradient accumulation);
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -31,13 +31,14 @@ from llm import objectives
 from llm.data.schema import QAItem
 from llm.objectives import Reference, TokenRows
 from llm.runner import Plan
+from ofmu_theory import options as flat
+from ofmu_theory.epochs import lr_schedule, steps_for, warmup_steps
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.objectives import Objective
 from ofmu_theory.problem import BilevelProblem
 from ofmu_theory.registry import Registry
 from ofmu_theory.sampler import MiniBatch
-from ofmu_theory.schedules import Cosine
-from ofmu_theory.steps import Scheduled, StepRule
+from ofmu_theory.steps import StepRule
 from ofmu_theory.transforms import Adam
 from ofmu_theory.validation import (  # noqa: F401 (checks re-exported for the methods)
     check_choice,
@@ -166,16 +167,21 @@ class Method(ABC):
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Method:
         """Build from a mapping of field values (e.g. parsed ``--set key=value`` or a checkpoint's config)."""
-        valid = {f.name for f in fields(cls) if f.init}
-        unknown = sorted(set(values) - valid - {"method"})
+        valid = cls.options()
+        unknown = sorted(set(values) - set(valid) - {"method"})
         if unknown:
             raise ValueError(f"unknown option(s) {unknown} for method {cls.name!r}; valid: {', '.join(sorted(valid))}")
-        kwargs = {k: _coerce(cls, k, v) for k, v in values.items() if k != "method"}
-        return cls(**kwargs)
+        return flat.build(cls, {k: _coerce(cls, k, v) for k, v in values.items() if k != "method"})
+
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """Every option by its flat name (a held solver configuration's fields included) → its default."""
+        return flat.defaults(cls)
 
     def to_dict(self) -> dict[str, Any]:
-        """The method name and every hyper-parameter (plain JSON values)."""
-        return {"method": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}}
+        """The method name and every hyper-parameter, flat (plain JSON values)."""
+        values = flat.flat_dict(self)
+        return {"method": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}}
 
     def with_budget(self, **budget: Any) -> Method:
         """The same method with shared budget fields (epochs, batch sizes) replaced."""
@@ -214,14 +220,13 @@ class Method(ABC):
                          seed=task.seed, rank=task.rank, world_size=task.world_size)
 
     def max_steps(self, sampler: MiniBatch) -> int:
-        """round(epochs × steps per epoch), at least 1."""
-        return max(1, round(self.epochs * sampler.steps_per_epoch()))
+        """round(epochs × steps per epoch), at least 1 (:func:`ofmu_theory.epochs.steps_for`)."""
+        return steps_for(self.epochs, sampler.steps_per_epoch())
 
     def eta(self, sampler: MiniBatch, *, lr: float | None = None) -> StepRule:
         """Cosine step sizes from ``lr`` after ``warmup_epochs`` of linear warm-up (η_k > 0 for every k taken)."""
-        steps = self.max_steps(sampler)
-        warmup = min(round(self.warmup_epochs * sampler.steps_per_epoch()), steps - 1)
-        return Scheduled(Cosine(start=lr or self.lr, steps=max(1, steps - warmup), warmup=warmup))
+        steps, per_epoch = self.max_steps(sampler), sampler.steps_per_epoch()
+        return lr_schedule(lr or self.lr, steps=steps, warmup=warmup_steps(self.warmup_epochs, per_epoch, steps))
 
     def adamw(self) -> Adam:
         """The core's Adam with decoupled weight decay (AdamW) and optional clipping."""
@@ -255,6 +260,6 @@ class WithRetain(Method):
 
 
 def _coerce(cls: type, name: str, value: Any) -> Any:
-    """CLI and JSON values to the field's declared type (ints for float fields, tuples for lists); a value of
-    another type is a ValueError naming the option (:func:`ofmu_theory.validation.coerce_field`)."""
-    return coerce_field(cls, name, value)
+    """CLI and JSON values to the option's declared type (ints for float fields, tuples for lists); a value of
+    another type is a ValueError naming the option (:func:`ofmu_theory.options.coerce_option`)."""
+    return flat.coerce_option(cls, name, value)

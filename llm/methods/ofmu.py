@@ -5,21 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llm import objectives
-from llm.methods.base import (
-    METHODS,
-    RETAIN_LOSSES,
-    Method,
-    UnlearnTask,
-    check_choice,
-    check_nonnegative,
-    check_positive,
-)
+from llm.methods.base import METHODS, RETAIN_LOSSES, Method, UnlearnTask, check_choice, check_positive
 from llm.runner import Plan
-from ofmu_theory.hvp import HVP_STRATEGIES
-from ofmu_theory.similarity import SIM_CURVATURES, SIM_KINDS, SIM_PICKS
+from ofmu_theory.options import nested
 from ofmu_theory.solvers import OFMU as OFMUSolver
+from ofmu_theory.solvers.ofmu_config import OFMUConfig
 
 FORGET_LOSSES: tuple[str, ...] = ("nll", "npo")
+
+
+#: The LLM methods' preset of OFMU's configuration: the core's defaults with a float32-sized finite-difference
+#: step (docs/llm-performance.md); ``Method.EMBEDDED`` below overrides some of it for the embedded GPT-2.
+LLM_OFMU = OFMUConfig(fd_eps=1e-5)
 
 
 @METHODS.register("ofmu")
@@ -33,22 +30,17 @@ class OFMU(Method):
 
         Φ_β = L_f − β\\,\\mathrm{Sim}(∇L_f, ∇L_r),\\qquad ∇F_ρ = ∇L_r + 2ρ∇²Φ_β∇Φ_β \\quad\\text{(Eqs. 7, 9)}
 
-    Core: ``ofmu`` with ``beta, sim, rho, gamma, rho_cap, inner_steps`` = T, η_in = cosine from ``lr_in``,
-    η_out = cosine from ``lr``, Adam (AdamW) transforms on both loops, ``hvp`` = ``"exact"`` (double
-    backward through ∇Φ), ``"fd"`` (differences of gradients, first order only) or ``"fwd_rev"``.
-    One outer iteration draws T + 1 batch pairs; ``epochs`` counts outer iterations as for every method.
+    Core: the ``ofmu`` solver built from ``solver`` (β, Sim, ρ_0, γ, the ρ cap, T, the HVP strategy, the
+    evaluation point, the similarity estimators: :class:`~ofmu_theory.solvers.ofmu_config.OFMUConfig`, set by
+    their flat names, ``--set rho=...``), η_in = cosine from ``lr_in``, η_out = cosine from ``lr``, Adam (AdamW)
+    transforms on both loops. One outer iteration draws T + 1 batch pairs; ``epochs`` counts outer iterations
+    as for every method.
 
     Attributes:
         forget_loss: ``"nll"`` or ``"npo"`` (with ``npo_beta``).
-        beta, sim: the similarity term's weight and variant (``"signed"``, ``"squared"``, ``"none"``).
-        rho, gamma, rho_cap: ρ_0, its growth factor and cap.
-        inner_steps: T.
         lr_in: peak η_in (None: ``lr``).
-        hvp, fd_scheme, fd_eps: how ∇²Φ·v is taken.
-        sim_lag, sim_pick, sim_curvature: the core's cheaper estimators of the similarity term (defaults:
-            the exact one; see :class:`ofmu_theory.solvers.OFMU` and docs/llm-performance.md).
-        eval_point: where ∇F_ρ is evaluated (``"inner"``: θ̃_k, ``"outer"``: θ_k).
         retain_loss: ``"nll"`` or ``"kl"``.
+        solver: OFMU's configuration (default: :data:`LLM_OFMU`).
     """
 
     name = "ofmu"
@@ -59,45 +51,23 @@ class OFMU(Method):
 
     forget_loss: str = "nll"
     npo_beta: float = 0.1
-    beta: float = 0.1
-    sim: str = "signed"
-    rho: float = 1.0
-    gamma: float = 1.0
-    rho_cap: float | None = None
-    inner_steps: int = 5
     lr_in: float | None = None
-    hvp: str = "exact"
-    fd_scheme: str = "central"
-    fd_eps: float | None = 1e-5
-    eval_point: str = "inner"
     retain_loss: str = "nll"
-    sim_lag: int = 1
-    sim_pick: str = "both"
-    sim_curvature: str = "full"
+    solver: OFMUConfig = nested(LLM_OFMU)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("forget_loss", self.forget_loss, FORGET_LOSSES)
-        check_choice("sim", self.sim, SIM_KINDS)
-        check_choice("hvp", self.hvp, HVP_STRATEGIES.names())
-        check_choice("eval_point", self.eval_point, ("inner", "outer"))
         check_choice("retain_loss", self.retain_loss, RETAIN_LOSSES)
-        check_choice("sim_pick", self.sim_pick, SIM_PICKS)
-        check_choice("sim_curvature", self.sim_curvature, SIM_CURVATURES)
-        if isinstance(self.sim_lag, bool) or not isinstance(self.sim_lag, int) or self.sim_lag < 1:
-            raise ValueError(f"sim_lag must be an int >= 1, got sim_lag={self.sim_lag!r}")
-        check_positive(npo_beta=self.npo_beta, rho=self.rho)
-        check_nonnegative(beta=self.beta)
+        check_positive(npo_beta=self.npo_beta)
         if self.lr_in is not None:
             check_positive(lr_in=self.lr_in)
-        if isinstance(self.inner_steps, bool) or not isinstance(self.inner_steps, int) or self.inner_steps < 0:
-            raise ValueError(f"inner_steps must be an int >= 0, got inner_steps={self.inner_steps!r}")
 
     def needs_double_backward(self) -> bool:
-        return self.hvp != "fd"
+        return self.solver.hvp != "fd"
 
     def double_backward_reason(self) -> str:
-        return f"OFMU hvp={self.hvp!r}"
+        return f"OFMU hvp={self.solver.hvp!r}"
 
     def plan(self, task: UnlearnTask) -> Plan:
         if self.forget_loss == "npo":
@@ -109,12 +79,10 @@ class OFMU(Method):
         else:
             upper = objectives.nll(task.params, task.retain)
         sampler = self.sampler(task)
-        solver = OFMUSolver(
-            beta=self.beta, sim=self.sim, rho=self.rho, gamma=self.gamma, rho_cap=self.rho_cap,
-            inner_steps=self.inner_steps, eta_in=self.eta(sampler, lr=self.lr_in), eta_out=self.eta(sampler),
-            transform_in=self.adamw(), transform_out=self.adamw(), hvp=self.hvp, fd_scheme=self.fd_scheme,
-            fd_eps=self.fd_eps, eval_point=self.eval_point, max_steps=self.max_steps(sampler),
-            sim_lag=self.sim_lag, sim_pick=self.sim_pick, sim_curvature=self.sim_curvature, sim_seed=task.seed,
+        solver = OFMUSolver.of(
+            self.solver, eta_in=self.eta(sampler, lr=self.lr_in), eta_out=self.eta(sampler),
+            transform_in=self.adamw(), transform_out=self.adamw(), max_steps=self.max_steps(sampler),
+            sim_seed=task.seed,
         )
         return Plan(problem=task.problem(lower=lower, upper=upper, name="ofmu"), solver=solver, sampler=sampler,
                     params=task.params)

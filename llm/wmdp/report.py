@@ -21,8 +21,8 @@ from llm.wmdp.bench import CHANCE, METRICS, PROFILES, REACHED_MARGIN, REFERENCE,
 from llm.wmdp.prepare import WmdpConfig, WmdpEntry, prepare
 from ofmu_theory.comparison import paired, verdict
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import invocations, level_table, previous_record, run_protocol, run_seconds, runs_sentence, \
-    point_style, time_to_quality_table, verdict_sentence
+from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
+from ofmu_theory.protocol_report import level_table, point_style, runs_sentence, time_to_quality_table, verdict_sentence
 from ofmu_theory.runinfo import run_metadata
 
 #: The per-budget table's columns: (header, summary key, format).

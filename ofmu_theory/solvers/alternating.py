@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from ofmu_theory.backends import Vec
 from ofmu_theory.evaluator import Evaluator
-from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.solvers.base import SOLVERS, Loop, Solver
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
@@ -62,15 +62,16 @@ class Alternating(Solver):
         b, sigma, c = ev.backend, ev.sigma, ev.problem.constants
         theta, draws, in_state, out_state = state.theta, state.draws, state.inner_state, state.outer_state
         row: dict[str, float] = {}
+        max_loop = Loop(self.eta_in, self.transform_in, ascent=True, what="max-step")
+        min_loop = Loop(self.eta_out, self.transform_out, ascent=False, what="min-step")
         ascend = self.ascent_until is None or state.k < self.ascent_until
         for _ in range(self.inner_steps if ascend else 0):
             batches, draws = self.draw(ev, draws)
             loss_f, g_f = ev.lower_value_grad(theta, batches.lower)
             theta, in_state, row["eta_in"], _ = self.move(
-                ev, theta, ev.restrict(b.scale(sigma, g_f)), ascent=True, rule=self.eta_in,
-                transform=self.transform_in, tstate=in_state, value=sigma * b.item(loss_f),
+                ev, max_loop, theta, ev.restrict(b.scale(sigma, g_f)), in_state, value=sigma * b.item(loss_f),
                 value_fn=lambda x, bt=batches: sigma * b.item(ev.lower_value(x, bt.lower)),
-                smoothness=c.L_lower, k=state.k, what="max-step",
+                smoothness=c.L_lower, k=state.k,
             )
             row.update(loss_f=b.item(loss_f), grad_f_norm=b.item(b.norm(g_f)))
         error = 0.0
@@ -78,9 +79,9 @@ class Alternating(Solver):
             batches, draws = self.draw(ev, draws)
             loss_r, g_r = ev.upper_value_grad(theta, batches.upper)
             theta, out_state, row["eta_out"], _ = self.move(
-                ev, theta, g_r, ascent=False, rule=self.eta_out, transform=self.transform_out, tstate=out_state,
+                ev, min_loop, theta, g_r, out_state,
                 value=b.item(loss_r), value_fn=lambda x, bt=batches: b.item(ev.upper_value(x, bt.upper)),
-                smoothness=c.L_upper, k=state.k, what="min-step",
+                smoothness=c.L_upper, k=state.k,
             )
             error = b.item(b.norm(g_r))
             row.update(loss_r=b.item(loss_r), grad_r_norm=error)

@@ -33,6 +33,16 @@ DIVERGENCE_KEYS = ("loss_f", "loss_r", "phi", "F", "objective", "value_gap", "gr
 NaN where undefined, e.g. a Hessian-vector product with the zero vector on the lower-level solution set)."""
 
 
+class Loop(NamedTuple):
+    """How one loop of a solver moves θ, bundled once: its step-size rule η, the transform of its gradient,
+    its direction (ascent on the lower level, descent on the upper) and its name in messages."""
+
+    rule: StepRule
+    transform: Transform
+    ascent: bool
+    what: str
+
+
 class StepInfo(NamedTuple):
     """What the callback sees after step k: the new iterate, the step's trace row and the full
     solver state (pass ``state`` to ``run(init_state=...)`` to resume from here: checkpoints)."""
@@ -47,14 +57,26 @@ Callback = Callable[[StepInfo], bool | None]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Solver(ABC):
-    """Shared hyper-parameters.
+class HvpOptions:
+    """How every second-order product is taken (:mod:`ofmu_theory.hvp`; every solver has these options).
+
+    Attributes:
+        hvp: HVP strategy name ("exact", "fd", "fwd_rev").
+        fd_eps, fd_scheme: finite-difference options (used with hvp="fd"; fd_eps None: a dtype-scaled step).
+    """
+
+    hvp: str = "exact"
+    fd_eps: float | None = None
+    fd_scheme: str = "central"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Solver(HvpOptions, ABC):
+    """Shared hyper-parameters (and :class:`HvpOptions`).
 
     Attributes:
         max_steps: number of outer iterations K.
         tol: stop when the step's error (solver-specific, e.g. ‖∇F_ρ‖) is ≤ tol (0: never).
-        hvp: HVP strategy name ("exact", "fd", "fwd_rev").
-        fd_eps, fd_scheme: finite-difference options (used with hvp="fd").
         update_mask: optional 0/1 vector; coordinates where it is 0 never move (SalUn-style).
     """
 
@@ -62,9 +84,6 @@ class Solver(ABC):
 
     max_steps: int = 100
     tol: float = 0.0
-    hvp: str = "exact"
-    fd_eps: float | None = None
-    fd_scheme: str = "central"
     update_mask: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -182,24 +201,22 @@ class Solver(ABC):
     def move(
         self,
         ev: Evaluator,
+        loop: Loop,
         theta: Vec,
         grad: Vec,
-        *,
-        ascent: bool,
-        rule: StepRule,
-        transform: Transform,
         tstate: Any,
+        *,
         value: float,
         value_fn: Callable[[Vec], float],
         smoothness: float | None,
-        what: str,
         k: int = 0,
     ) -> tuple[Vec, Any, float, bool]:
-        """One projected step θ ± η·u along the transformed gradient u, η chosen by ``rule``.
+        """One projected step θ ± η·u of ``loop`` along the transformed gradient u, η chosen by its rule.
 
         The line search minimises m = −(value) for ascent and m = value for descent; in both
         cases its slope along the motion is −⟨grad, u⟩. Returns (θ_new, transform state, η, accepted).
         """
+        rule, transform, ascent, what = loop
         b = ev.backend
         u, tstate = transform.update(b, b.detach(grad), tstate, theta)
         sign = 1.0 if ascent else -1.0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ofmu_theory.backends import Backend, Vec
 from ofmu_theory.evaluator import Evaluator
-from ofmu_theory.solvers.base import Solver
+from ofmu_theory.solvers.base import Loop, Solver
 from ofmu_theory.solvers.scalarized import DescentState
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
@@ -60,9 +60,8 @@ class CombinedGradient(Solver):
         pair = GradientPair(g_d, g_r, b.item(b.vdot(g_d, g_r)), b.item(b.vdot(g_d, g_d)), b.item(b.vdot(g_r, g_r)))
         direction, extra = self.combine(b, pair)
         theta, tstate, eta, _ = self.move(
-            ev, state.theta, direction, ascent=False, rule=self.eta, transform=self.transform,
-            tstate=state.transform_state, value=0.0, value_fn=_no_line_search, smoothness=None, k=state.k,
-            what=self.name,
+            ev, Loop(self.eta, self.transform, ascent=False, what=self.name), state.theta, direction,
+            state.transform_state, value=0.0, value_fn=_no_line_search, smoothness=None, k=state.k,
         )
         nf, nr = pair.gd2**0.5, pair.gr2**0.5
         row = {

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ofmu_theory.backends import Vec
-from ofmu_theory.evaluator import Evaluator
+from ofmu_theory.evaluator import Evaluator, PenaltyPoint
 from ofmu_theory.oracle_types import PhiPoint
+from ofmu_theory.sampler import Batches
 from ofmu_theory.schedules import Geometric
-from ofmu_theory.similarity import SIM_CURVATURES, SIM_PICKS, SimCache, check_sim
-from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.similarity import SimCache
+from ofmu_theory.solvers.base import SOLVERS, Loop, Solver
+from ofmu_theory.solvers.ofmu_config import OFMUConfig
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
@@ -30,12 +32,13 @@ class OFMUState(NamedTuple):
 
 @SOLVERS.register("ofmu")
 @dataclass(frozen=True, kw_only=True)
-class OFMU(Solver):
+class OFMU(OFMUConfig, Solver):
     """OFMU: T inner ascent steps on Φ_β, then one outer descent step on F_ρ; ρ_{k+1} = γρ_k.
 
-    Arguments map to the paper's symbols: ``beta`` = β, ``sim`` = the similarity variant,
-    ``rho`` = ρ_0, ``gamma`` = γ, ``rho_cap`` = the (reconstructed) cap on ρ_k,
-    ``inner_steps`` = T, ``eta_in`` = η_in, ``eta_out`` = η_out, ``max_steps`` = K.
+    The hyper-parameters of :class:`~ofmu_theory.solvers.ofmu_config.OFMUConfig` (``beta`` = β, ``sim``,
+    ``rho`` = ρ_0, ``gamma`` = γ, ``rho_cap``, ``inner_steps`` = T, ``eval_point``, the HVP strategy and
+    the similarity estimators; declared and validated there) plus the loop: ``eta_in`` = η_in, ``eta_out``
+    = η_out, their transforms, ``max_steps`` = K. ``OFMU.of(config, eta_in=..., ...)`` builds one.
 
     .. math::
 
@@ -61,43 +64,24 @@ class OFMU(Solver):
 
     name = "ofmu"
 
-    beta: float = 0.1
-    sim: str = "signed"
-    rho: float = 1.0
-    gamma: float = 1.0
-    rho_cap: float | None = None
-    inner_steps: int = 5
     eta_in: float | StepRule = 0.1
     eta_out: float | StepRule = 0.1
-    eval_point: Literal["inner", "outer"] = "inner"
     transform_in: Transform = field(default_factory=Sgd)
     transform_out: Transform = field(default_factory=Sgd)
     sim_eps: float = 1e-12
     mapping_step: float | None = None
-    sim_lag: int = 1
-    sim_pick: str = "both"
-    sim_curvature: str = "full"
     sim_seed: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        check_sim(self.sim)
-        if isinstance(self.sim_lag, bool) or not isinstance(self.sim_lag, int) or self.sim_lag < 1:
-            raise ValueError(f"sim_lag must be an int >= 1, got sim_lag={self.sim_lag!r}")
-        if self.sim_pick not in SIM_PICKS:
-            raise ValueError(f"sim_pick must be one of {', '.join(SIM_PICKS)}, got sim_pick={self.sim_pick!r}")
-        if self.sim_curvature not in SIM_CURVATURES:
-            raise ValueError(f"sim_curvature must be one of {', '.join(SIM_CURVATURES)}, "
-                             f"got sim_curvature={self.sim_curvature!r}")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got beta={self.beta!r}")
-        if not isinstance(self.inner_steps, int) or self.inner_steps < 0:
-            raise ValueError(f"inner_steps must be an int >= 0, got inner_steps={self.inner_steps!r}")
-        if self.eval_point not in ("inner", "outer"):
-            raise ValueError(f"eval_point must be 'inner' or 'outer', got {self.eval_point!r}")
+        Solver.__post_init__(self)
+        OFMUConfig.__post_init__(self)
         object.__setattr__(self, "eta_in", as_step_rule(self.eta_in, name="eta_in"))
         object.__setattr__(self, "eta_out", as_step_rule(self.eta_out, name="eta_out"))
-        Geometric(self.rho, self.gamma, self.rho_cap)  # validates rho, gamma, rho_cap
+
+    @classmethod
+    def of(cls, config: OFMUConfig, **loop: Any) -> OFMU:
+        """The solver with ``config``'s hyper-parameters and the loop's (``eta_in``, ``max_steps``, ...)."""
+        return cls(**config.values(), **loop)
 
     @property
     def rho_schedule(self) -> Geometric:
@@ -141,6 +125,23 @@ class OFMU(Solver):
         b = ev.backend
         return SimCache(b.detach(point.grad_sim), b.item(point.cosine), 1)
 
+    @property
+    def inner_loop(self) -> Loop:
+        """The inner loop's update: projected ascent on Φ_β with η_in and ``transform_in``."""
+        return Loop(self.eta_in, self.transform_in, ascent=True, what="inner (Phi)")
+
+    @property
+    def outer_loop(self) -> Loop:
+        """The outer loop's update: projected descent on F_ρ with η_out and ``transform_out``."""
+        return Loop(self.eta_out, self.transform_out, ascent=False, what="outer (F_rho)")
+
+    def next_evaluation(self, ev: Evaluator, draws: int, cache: SimCache | None) -> tuple[Batches, int, dict[str, Any]]:
+        """The batches of the next evaluation of ∇Φ_β, the draw counter after it and the similarity estimator's
+        options for it (the lagged ∇Sim to reuse, the randomised pick, whether to keep ∇Sim for later)."""
+        estimator = {"lagged": self.lagged(ev, cache), "coin": self.coin(draws), "keep_sim": self.sim_lag > 1}
+        batches, draws = self.draw(ev, draws)
+        return batches, draws, estimator
+
     def ascend(self, ev: Evaluator, theta: Vec, draws: int, tstate: Any, k: int = 0) -> tuple[Vec, int, Any, float]:
         """T projected ascent steps on Φ_β from θ (the inner loop); returns (θ̃, draws, state, last η_in)."""
         return self.ascend_lagged(ev, theta, draws, tstate, k)[:4]
@@ -148,59 +149,64 @@ class OFMU(Solver):
     def ascend_lagged(
         self, ev: Evaluator, theta: Vec, draws: int, tstate: Any, k: int = 0, cache: SimCache | None = None,
     ) -> tuple[Vec, int, Any, float, SimCache | None]:
-        """:meth:`ascend` carrying the lagged similarity term: returns (θ̃, draws, state, last η_in, cache)."""
-        eta = float("nan")
-        smooth = ev.problem.constants.phi_smoothness(ev.beta)
+        """:meth:`ascend` carrying the lagged similarity term: returns (θ̃, draws, state, last η_in, cache).
+
+        θ'_{t+1} = Π(θ'_t + η_in ∇Φ_β(θ'_t)), t < T, from θ'_0 = θ.
+        """
+        eta, smooth = float("nan"), ev.problem.constants.phi_smoothness(ev.beta)
         for _ in range(self.inner_steps):
-            coin = self.coin(draws)
-            batches, draws = self.draw(ev, draws)
-            point = ev.phi(theta, batches, lagged=self.lagged(ev, cache), coin=coin, keep_sim=self.sim_lag > 1)
+            batches, draws, estimator = self.next_evaluation(ev, draws, cache)
+            point = ev.phi(theta, batches, **estimator)
             cache = self.remember(ev, cache, point)
             theta, tstate, eta, _ = self.move(
-                ev, theta, point.residual, ascent=True, rule=self.eta_in, transform=self.transform_in,
-                tstate=tstate, value=ev.backend.item(point.phi), value_fn=lambda x, bt=batches: ev.phi_value(x, bt),
-                smoothness=smooth, k=k, what="inner (Phi)",
+                ev, self.inner_loop, theta, point.residual, tstate, value=ev.backend.item(point.phi),
+                value_fn=lambda x, bt=batches: ev.phi_value(x, bt), smoothness=smooth, k=k,
             )
         return theta, draws, tstate, eta, cache
 
     def step(self, ev: Evaluator, state: OFMUState) -> tuple[OFMUState, dict[str, float]]:
-        b = ev.backend
+        """θ̃_k = T ascent steps on Φ_β from θ_k; θ_{k+1} = Π(θ̃_k − η_out ∇F_{ρ_k}(x_k)); ρ_k = min(ρ_0γᵏ, cap)."""
         rho = self.rho_schedule(state.k)
-        inner, draws, in_state, eta_in, cache = self.ascend_lagged(ev, state.theta, state.draws, state.inner_state,
-                                                                    state.k, state.sim)
-        at = inner if self.eval_point == "inner" else state.theta
-        coin = self.coin(draws)
-        batches, draws = self.draw(ev, draws)
-        pen = ev.penalised(at, rho, batches, lagged=self.lagged(ev, cache), coin=coin, curvature=self.sim_curvature,
-                           keep_sim=self.sim_lag > 1)
-        cache = self.remember(ev, cache, pen.point)
+        inner, draws, in_state, eta_in, cache = self.ascend_lagged(
+            ev, state.theta, state.draws, state.inner_state, state.k, state.sim)
+        x = inner if self.eval_point == "inner" else state.theta
+        batches, draws, estimator = self.next_evaluation(ev, draws, cache)
+        pen = ev.penalised(x, rho, batches, curvature=self.sim_curvature, **estimator)
         theta, out_state, eta_out, accepted = self.move(
-            ev, inner, pen.grad_F, ascent=False, rule=self.eta_out, transform=self.transform_out,
-            tstate=state.outer_state, value=pen.F, value_fn=lambda x: ev.penalised_value(x, rho, batches),
-            smoothness=ev.problem.constants.penalised_smoothness(rho, ev.beta), k=state.k, what="outer (F_rho)",
+            ev, self.outer_loop, inner, pen.grad_F, state.outer_state, value=pen.F,
+            value_fn=lambda y: ev.penalised_value(y, rho, batches),
+            smoothness=ev.problem.constants.penalised_smoothness(rho, ev.beta), k=state.k,
         )
-        p = pen.point
-        grad_F_norm = b.item(b.norm(pen.grad_F))
-        row = {
-            "loss_f": b.item(p.loss_f),
-            "loss_r": b.item(p.loss_r),
-            "phi": b.item(p.phi),
-            "sim": b.item(p.cosine),
-            "grad_phi_norm": b.item(b.norm(p.residual)),
-            "F": pen.F,
-            "grad_F_norm": grad_F_norm,
-            "grad_f_norm": b.item(b.norm(p.g_f)),
-            "grad_r_norm": b.item(b.norm(p.g_r)),
-            "hvp_ratio": pen.hvp_ratio,
-            "rho": rho,
-            "eta_in": eta_in,
-            "eta_out": eta_out,
-            "line_search_ok": float(accepted),
-            "error": grad_F_norm,
-        }
-        if self.inner_steps == 0:
-            row.pop("eta_in")
-        return OFMUState(theta, state.k + 1, draws, in_state, out_state, cache), row
+        row = penalty_row(ev.backend, pen, rho=rho, eta_in=eta_in if self.inner_steps else None, eta_out=eta_out,
+                          accepted=accepted)
+        return OFMUState(theta, state.k + 1, draws, in_state, out_state, self.remember(ev, cache, pen.point)), row
+
+
+def penalty_row(b: Any, pen: PenaltyPoint, *, rho: float, eta_in: float | None, eta_out: float,
+                accepted: bool) -> dict[str, float]:
+    """The trace row of an outer step on F_ρ, from its evaluation ``pen`` at x_k (``eta_in`` None: no inner loop)."""
+    p = pen.point
+    grad_F_norm = b.item(b.norm(pen.grad_F))
+    row = {
+        "loss_f": b.item(p.loss_f),
+        "loss_r": b.item(p.loss_r),
+        "phi": b.item(p.phi),
+        "sim": b.item(p.cosine),
+        "grad_phi_norm": b.item(b.norm(p.residual)),
+        "F": pen.F,
+        "grad_F_norm": grad_F_norm,
+        "grad_f_norm": b.item(b.norm(p.g_f)),
+        "grad_r_norm": b.item(b.norm(p.g_r)),
+        "hvp_ratio": pen.hvp_ratio,
+        "rho": rho,
+        "eta_in": eta_in,
+        "eta_out": eta_out,
+        "line_search_ok": float(accepted),
+        "error": grad_F_norm,
+    }
+    if eta_in is None:
+        del row["eta_in"]
+    return row
 
 
 @SOLVERS.register("grad-penalty")

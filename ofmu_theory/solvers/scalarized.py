@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from ofmu_theory.backends import Vec
 from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.schedules import Schedule
-from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.solvers.base import SOLVERS, Loop, Solver
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
@@ -101,8 +101,9 @@ class Scalarized(Solver):
         if c.L_lower is not None and c.L_upper is not None and not alpha:
             smooth = self.forget_weight * c.L_lower + self.retain_weight * c.L_upper
         new, tstate, eta, ok = self.move(
-            ev, theta, direction, ascent=False, rule=self.eta, transform=self.transform, tstate=state.transform_state,
-            value=value, value_fn=lambda x: self.objective(ev, x, batches, alpha), smoothness=smooth, k=state.k, what="scalarised",
+            ev, Loop(self.eta, self.transform, ascent=False, what="scalarised"), theta, direction,
+            state.transform_state, value=value, value_fn=lambda x: self.objective(ev, x, batches, alpha),
+            smoothness=smooth, k=state.k,
         )
         error = b.item(b.norm(direction))
         row.update(objective=value, eta_out=eta, line_search_ok=float(ok), error=error)

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from ofmu_theory.backends import Vec
 from ofmu_theory.evaluator import Evaluator
 from ofmu_theory.schedules import Geometric
-from ofmu_theory.solvers.base import SOLVERS, Solver
+from ofmu_theory.solvers.base import SOLVERS, Loop, Solver
 from ofmu_theory.states import STATES
 from ofmu_theory.steps import StepRule, as_step_rule
 from ofmu_theory.transforms import Sgd, Transform
@@ -71,12 +71,13 @@ class ValuePenalty(Solver):
         inner = self._merge(ev, state.theta, state.inner)
         smooth_in = ev.problem.constants.phi_smoothness(0.0)
         eta_in = float("nan")
+        inner_loop = Loop(self.eta_in, Sgd(), ascent=True, what="inner (lower level)")
         for _ in range(self.inner_steps):
             value, g = ev.lower_value_grad(inner, batches.lower)
             inner, _, eta_in, _ = self.move(
-                ev, inner, ev.restrict(b.scale(sigma, g)), ascent=True, rule=self.eta_in, transform=Sgd(), tstate=None,
+                ev, inner_loop, inner, ev.restrict(b.scale(sigma, g)), None,
                 value=sigma * b.item(value), value_fn=lambda x: sigma * b.item(ev.lower_value(x, batches.lower)),
-                smoothness=smooth_in, k=state.k, what="inner (lower level)",
+                smoothness=smooth_in, k=state.k,
             )
         v_hat, g_hat = ev.lower_value_grad(inner, batches.lower)
         loss_f, g_f = ev.lower_value_grad(state.theta, batches.lower)
@@ -92,8 +93,8 @@ class ValuePenalty(Solver):
             return b.item(ev.upper_value(x, batches.upper)) + rho * (v_const + shift - sigma * b.item(ev.lower_value(x, batches.lower)))
 
         theta, tstate, eta, ok = self.move(
-            ev, state.theta, grad_F, ascent=False, rule=self.eta, transform=self.transform, tstate=state.transform_state,
-            value=F, value_fn=F_at, smoothness=self._smoothness(ev, rho), k=state.k, what="value penalty",
+            ev, Loop(self.eta, self.transform, ascent=False, what="value penalty"), state.theta, grad_F,
+            state.transform_state, value=F, value_fn=F_at, smoothness=self._smoothness(ev, rho), k=state.k,
         )
         grad_F_norm = b.item(b.norm(grad_F))
         row = {

@@ -92,7 +92,7 @@ def test_presets_and_config_errors():
     with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         METHODS.get("ofmu")(batch_size=0)
     with pytest.raises(ValueError, match="hvp must be one of"):
-        METHODS.get("ofmu")(hvp="magic")
+        METHODS.get("ofmu").preset(hvp="magic")
     with pytest.raises(ValueError, match="preset must be one of"):
         METHODS.get("ofmu").preset("paper")
     with pytest.raises(ValueError, match="valid method names"):

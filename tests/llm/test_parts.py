@@ -92,7 +92,7 @@ def test_bench_config_table_and_plot(tmp_path):
     assert sorted(BenchConfig().methods) == METHODS.names() and BenchConfig().methods[-1] == "ofmu"  # OFMU last
     config = BenchConfig(methods=("npo", "ofmu"), overrides={"ofmu": {"beta": 0.2}})
     ofmu = config.method("ofmu", embedded=True)
-    assert ofmu.beta == 0.2 and ofmu.epochs == 5.0 and ofmu.batch_size == 8 and ofmu.retain_batch_size == 32
+    assert ofmu.solver.beta == 0.2 and ofmu.epochs == 5.0 and ofmu.batch_size == 8 and ofmu.retain_batch_size == 32
     assert config.method("npo", embedded=False).lr == 1e-5  # OpenUnlearning preset for hub models
     with pytest.raises(ValueError, match="not in the bench"):
         BenchConfig(methods=("npo",), overrides={"ofmu": {}})

@@ -119,7 +119,8 @@ def test_a_methods_fixed_settings_key_only_its_own_runs(tmp_path):
 
 def test_invocations_keep_the_measured_time_of_cached_runs(tmp_path):
     """A re-render reads every run from the cache; the record still states the time that executed them."""
-    from ofmu_theory.protocol import invocations, previous_record, runs_sentence
+    from ofmu_theory.protocol import invocations, previous_record
+    from ofmu_theory.protocol_report import runs_sentence
 
     assert previous_record(tmp_path) is None
     first = {"levels": [], "runs": {"executed": 10, "from_cache": 0, "jobs": 2}, "wall_s": 300.0}
@@ -148,7 +149,8 @@ def test_the_first_seed_tunes_and_a_single_seed_profile_runs(tmp_path):
 
 
 def test_summaries_keep_zero_and_skip_non_finite_values():
-    from ofmu_theory.protocol import format_interval, summarise
+    from ofmu_theory.protocol import summarise
+    from ofmu_theory.protocol_report import format_interval
 
     s = summarise([{"q": 0.0}, {"q": 2.0}, {"q": math.nan}, {"q": math.inf}, {"q": "n/a"}, {}], ["q"])
     assert s["q"]["n"] == 2 and s["q"]["mean"] == 1.0

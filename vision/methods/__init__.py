@@ -14,25 +14,24 @@ Registered entries (name → core solver):
 - ``ofmu``      — ofmu
 """
 
-import dataclasses
-
+from ofmu_theory import options as flat
 from vision.methods import blur, ft, ga, graddiff, l1_sparse, ofmu, retrain, rl, salun, scrub  # noqa: F401
 from vision.methods.base import METHODS, Method, SgdMethod, UnlearnTask, Unlearned, bench_order
 
 
 
 def make_method(name: str, **overrides: object) -> Method:
-    """The registered method ``name`` with its defaults, some replaced by ``overrides``.
+    """The registered method ``name`` with its defaults, some replaced by ``overrides`` (flat option names).
 
     Raises:
         ValueError: unknown method (the message lists the valid ones) or unknown hyper-parameter.
     """
     cls = METHODS.get(name)
-    valid = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(overrides) - valid)
+    valid = cls.options()
+    unknown = sorted(set(overrides) - set(valid))
     if unknown:
         raise ValueError(f"unknown hyper-parameter(s) {unknown} for method {name!r}; valid: {', '.join(sorted(valid))}")
-    return cls(**overrides)
+    return flat.build(cls, overrides)
 
 
 __all__ = ["METHODS", "Method", "SgdMethod", "UnlearnTask", "Unlearned", "bench_order", "make_method"]

@@ -18,11 +18,13 @@ import copy
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch.nn as nn
 
+from ofmu_theory import options as flat
+from ofmu_theory.epochs import SCHEDULES, batches_per_epoch, lr_schedule, steps_for
 from ofmu_theory.modules import ModuleParams
 from ofmu_theory.objectives import Objective
 from ofmu_theory.problem import BilevelProblem, Sense
@@ -31,10 +33,15 @@ from ofmu_theory.result import Result
 from ofmu_theory.sampler import MiniBatch
 from ofmu_theory.steps import StepRule
 from ofmu_theory.transforms import Momentum
-from ofmu_theory.validation import check_nonnegative, check_positive  # noqa: F401 (re-exported for the methods)
+from ofmu_theory.validation import (  # noqa: F401 (re-exported for the methods)
+    check_choice,
+    check_count,
+    check_nonnegative,
+    check_positive,
+)
 from vision.data import VisionDataset
 from vision.objectives import Rows, check_bn_mode, cross_entropy, forget_objective
-from vision.plan import LR_SCHEDULES, Plan, execute, lr_rule, sgd_momentum, steps_for
+from vision.plan import Plan, execute, sgd_momentum
 from vision.splits import Split
 
 #: Unlearning methods by name; each entry is a :class:`Method` subclass (its fields are the config).
@@ -144,9 +151,14 @@ class Method(ABC):
     def plan(self, task: UnlearnTask) -> Plan:
         """The core run that unlearns ``task`` (objectives, solver, sampler, params to write into)."""
 
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """Every hyper-parameter by its flat name (a held solver configuration's fields included) → its default."""
+        return flat.defaults(cls)
+
     def to_dict(self) -> dict[str, Any]:
-        """The method name and every hyper-parameter."""
-        return {"method": self.name, **_plain(asdict(self))}
+        """The method name and every hyper-parameter, flat."""
+        return {"method": self.name, **_plain(flat.flat_dict(self))}
 
     def unlearn(
         self, model: nn.Module, data: VisionDataset, split: Split, *, seed: int, progress: bool = False
@@ -198,8 +210,7 @@ class SgdMethod(Method):
         check_nonnegative(weight_decay=self.weight_decay)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got momentum={self.momentum!r}")
-        if self.schedule not in LR_SCHEDULES:
-            raise ValueError(f"schedule must be one of {LR_SCHEDULES}, got schedule={self.schedule!r}")
+        check_choice("schedule", self.schedule, SCHEDULES)
         check_bn_mode(self.bn_mode)
 
     def transform(self) -> Momentum:
@@ -208,15 +219,15 @@ class SgdMethod(Method):
 
     def eta(self, steps: int) -> StepRule:
         """η_k over ``steps`` outer iterations."""
-        return lr_rule(self.lr, steps=steps, schedule=self.schedule)
+        return lr_schedule(self.lr, steps=steps, schedule=self.schedule)
 
     def retain_steps(self, task: UnlearnTask) -> int:
         """``epochs`` passes over D_r in batches of ``batch_size``."""
-        return steps_for(epochs=self.epochs, n_rows=len(task.retain), batch_size=self.batch_size)
+        return steps_for(self.epochs, batches_per_epoch(len(task.retain), self.batch_size))
 
     def forget_steps(self, task: UnlearnTask) -> int:
         """``epochs`` passes over D_f in batches of ``forget_batch_size``."""
-        return steps_for(epochs=self.epochs, n_rows=len(task.forget), batch_size=self.forget_batch_size)
+        return steps_for(self.epochs, batches_per_epoch(len(task.forget), self.forget_batch_size))
 
     def sampler(self, task: UnlearnTask) -> MiniBatch:
         """Batches of ``forget_batch_size`` from D_f and ``batch_size`` from D_r, seeded by the task."""
