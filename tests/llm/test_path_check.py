@@ -109,3 +109,62 @@ def test_the_paths_differ_in_passes_and_trajectory_on_a_real_run(tokenizer, mode
     assert (cheap["passes"] / cheap["steps"] < fd["passes"] / fd["steps"]) is fewer
     assert fd["theta"] != cheap["theta"]
 
+
+
+def _row(ks: float, mu: float, passes: float, wall: float, *, half: float = 0.02) -> dict[str, Any]:
+    def iv(mean: float, h: float) -> dict[str, float]:
+        return {"mean": mean, "low": mean - h, "high": mean + h, "n": 5}
+
+    return {"ks_statistic": iv(ks, half), "model_utility": iv(mu, half), "passes_per_step": iv(passes, 0.0),
+            "wall_s": iv(wall, 1.0)}
+
+
+def test_rule_picks_the_fewest_passes_per_step_inside_the_exact_intervals_wall_breaking_ties() -> None:
+    from llm.fairbench import inside_intervals, select_path
+
+    summary = {"exact": _row(0.20, 0.85, 16, 60), "fd": _row(0.21, 0.851, 24, 40),
+               "fd-fwd": _row(0.19, 0.849, 12, 30),
+               "fd-fwd+lag2+random": _row(0.30, 0.85, 6, 20),  # cheapest, but its KS lies outside
+               "fd-fwd+random+frozen": _row(0.21, 0.84, 7, 25),  # the cheapest inside
+               "fd+random+frozen": _row(0.20, 0.85, 10, 10)}  # fastest by wall time, more passes
+    inside = inside_intervals(summary)
+    assert inside == {"exact": True, "fd": True, "fd-fwd": True, "fd-fwd+lag2+random": False,
+                      "fd-fwd+random+frozen": True, "fd+random+frozen": True}
+    assert select_path(summary, inside) == "fd-fwd+random+frozen"
+    # equal passes per step: the lower mean wall time wins
+    summary["fd-fwd"] = _row(0.19, 0.849, 7, 24)
+    assert select_path(summary, inside) == "fd-fwd"
+    # MU outside the interval counts as outside too
+    summary["fd-fwd"] = _row(0.19, 0.80, 7, 24)
+    assert not inside_intervals(summary)["fd-fwd"]
+    # rows that are not estimator paths (the beta = 0 reference) are never selected
+    summary = {"exact": _row(0.2, 0.85, 16, 60), "exact, beta=0": _row(0.2, 0.85, 5, 10)}
+    assert select_path(summary, inside_intervals(summary)) == "exact"
+    with pytest.raises(ValueError, match="inside the exact path's intervals"):
+        select_path(summary, {"exact": False, "exact, beta=0": True})
+
+
+def test_check_says_whether_beta_matters_and_reruns_at_check_beta(_eval_role) -> None:
+    """The β = 0 exact run decides whether the similarity term moves the quality; when it does not at the chosen
+    β, the check runs again at CHECK_BETA and the text says so."""
+    from llm.fairbench import CHECK_BETA, NO_SIM
+    from llm.fairreport import path_check_text
+
+    def metrics(shift_without_sim: float):
+        def fn(method, seed):
+            ks = 0.2 + 0.01 * seed + (shift_without_sim if method.beta == 0 else 0.0)
+            return {"ks_statistic": ks, "model_utility": 0.85 - 0.01 * seed, "forget_quality": 0.4}
+        return fn
+
+    task = RecordingTask(metrics=metrics(0.0))  # β changes nothing: negligible
+    task.eval = _eval_role
+    check = path_check(task, {**CONFIG, "beta": 0.05}, budget_passes=100.0, seeds=[0, 1])
+    assert check["beta_matters"] is False and check["at_check_beta"]["config"]["beta"] == CHECK_BETA
+    assert NO_SIM in check["summary"] and NO_SIM not in check["inside_exact_intervals"]
+    text = path_check_text(check)
+    assert "negligible" in text and f"beta={CHECK_BETA:g} (CHECK_BETA)" in text and "passes / step" in text
+    task = RecordingTask(metrics=metrics(0.3))  # without the term the KS statistic moves: β matters
+    task.eval = _eval_role
+    check = path_check(task, {**CONFIG, "beta": 0.05}, budget_passes=100.0, seeds=[0, 1])
+    assert check["beta_matters"] is True and check["at_check_beta"] is None and check["selected_at_beta"] == 0.05
+    assert "matters here" in path_check_text(check)
