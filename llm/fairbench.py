@@ -71,13 +71,13 @@ OFMU_FIXED = {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen", "lr_
 #: ``OFMU_FIXED``'s value.
 OFMU_PATHS: Mapping[str, Mapping[str, Any]] = {
     "exact": {"hvp": "exact"},
-    "fd": {"hvp": "fd"},
-    "fd+lag2": {"hvp": "fd", "sim_lag": 2},
-    "fd+random+frozen": {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen"},
     "fd-fwd": {"hvp": "fd", "fd_scheme": "forward"},
     "fd-fwd+lag2": {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2},
     "fd-fwd+random+frozen": {"hvp": "fd", "fd_scheme": "forward", "sim_pick": "random", "sim_curvature": "frozen"},
     "fd-fwd+lag2+random": {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random"},
+    "fd": {"hvp": "fd"},
+    "fd+lag2": {"hvp": "fd", "sim_lag": 2},
+    "fd+random+frozen": {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen"},
 }
 #: The settings that tell the estimator paths apart.
 PATH_KEYS: tuple[str, ...] = ("hvp", "fd_scheme", "sim_lag", "sim_pick", "sim_curvature")
@@ -306,8 +306,9 @@ def _check_at(task: LlmTask, checked: Mapping[str, Any], *, steps: int, seeds: S
     from ofmu_theory.protocol import run_key  # noqa: PLC0415
 
     epochs = steps / _steps_per_epoch(task.eval)
-    runs = {name: ({**checked, **path_settings(path)}) for name, path in OFMU_PATHS.items()}
-    runs[NO_SIM] = {**checked, **path_settings(OFMU_PATHS["exact"]), "beta": 0.0}
+    runs = {"exact": {**checked, **path_settings(OFMU_PATHS["exact"])},
+            NO_SIM: {**checked, **path_settings(OFMU_PATHS["exact"]), "beta": 0.0},  # right after: whether β matters
+            **{name: {**checked, **path_settings(path)} for name, path in OFMU_PATHS.items()}}
     rows: dict[str, list[dict[str, Any]]] = {}
     for name, config in runs.items():
         method = task.method("ofmu", config, epochs=epochs)
