@@ -168,3 +168,32 @@ def test_check_says_whether_beta_matters_and_reruns_at_check_beta(_eval_role) ->
     check = path_check(task, {**CONFIG, "beta": 0.05}, budget_passes=100.0, seeds=[0, 1])
     assert check["beta_matters"] is True and check["at_check_beta"] is None and check["selected_at_beta"] == 0.05
     assert "matters here" in path_check_text(check)
+
+
+def test_path_check_only_runs_the_check_of_a_finished_bench_and_writes_it(tmp_path, monkeypatch, _eval_role) -> None:
+    import json
+
+    import llm.fairreport as fairreport
+    from llm.regenerate_docs import main as regenerate
+
+    with pytest.raises(SystemExit):
+        regenerate(["--path-check-only"])  # needs --from
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "bench.json").write_text(json.dumps({"levels": []}))
+    seen = {}
+
+    def fake(report, *, cache_dir):
+        seen["cache_dir"] = cache_dir
+        task = RecordingTask()
+        task.eval = _eval_role
+        return path_check(task, CONFIG, budget_passes=100.0, seeds=[0, 1])
+
+    monkeypatch.setattr(fairreport, "rerun_path_check", fake)
+    assert regenerate(["--from", str(bench), "--path-check-only"]) == 0
+    assert seen["cache_dir"] == bench / "runs"  # the bench's own run cache: the check's runs are added to it
+    record = json.loads((bench / "path-check" / "path_check.json").read_text())
+    assert record["default"] in OFMU_PATHS and record["wall_s"] >= 0
+    text = (bench / "path-check" / "path_check.md").read_text()
+    assert "--path-check-only" in text and f"**{record['default']}**" in text
+    assert sorted(p.name for p in bench.iterdir()) == ["bench.json", "path-check"]  # nothing else written
