@@ -62,7 +62,8 @@ SHARED = {"batch_size": 8, "retain_batch_size": 32}
 #: OFMU runs on one estimator path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the
 #: others): the path the bench's path check (:func:`path_check`) selected in the committed full profile
 #: (docs/llm-bench/README.md, "OFMU's estimator path"); the report says whenever the check selects another.
-OFMU_FIXED = {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random", "lr_in": None}  # fd-fwd+lag2+random
+#: Now fd-fwd+lag2+random (forward differences, the similarity term refreshed every 2 evaluations, one HVP of two).
+OFMU_FIXED = {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random", "lr_in": None}
 #: OFMU's estimator paths compared by :func:`path_check`: the exact path (the reference) and the first-order
 #: paths of ``ofmu_theory`` by central (``fd``) and by forward differences (``fd-fwd``: one gradient per
 #: HVP, reusing ∇L_f and ∇L_r as the base point), each plain, with the similarity term lagged by 2
