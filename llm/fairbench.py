@@ -62,16 +62,26 @@ SHARED = {"batch_size": 8, "retain_batch_size": 32}
 #: OFMU runs on one estimator path in the protocol (``lr_in`` follows ``lr``: one step-size knob like the
 #: others): the path the bench's path check (:func:`path_check`) selected in the committed full profile
 #: (docs/llm-bench/README.md, "OFMU's estimator path"); the report says whenever the check selects another.
-OFMU_FIXED = {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen", "lr_in": None}
+#: Now fd-fwd+lag2+random (forward differences, the similarity term refreshed every 2 evaluations, one HVP of two).
+OFMU_FIXED = {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random", "lr_in": None}
 #: OFMU's estimator paths compared by :func:`path_check`: the exact path (the reference) and the first-order
-#: paths of ``ofmu_theory`` (central differences; with the similarity term lagged by 2 steps; with one of its
-#: two HVPs drawn per step and its curvature frozen). Unlisted keys take the method's defaults.
+#: paths of ``ofmu_theory`` by central (``fd``) and by forward differences (``fd-fwd``: one gradient per
+#: HVP, reusing ∇L_f and ∇L_r as the base point), each plain, with the similarity term lagged by 2
+#: evaluations, and with one of its two HVPs drawn per evaluation and its curvature frozen (``fd-fwd`` also
+#: with both). A key a path does not list takes the OFMU method's default (:data:`PATH_DEFAULTS`), never
+#: ``OFMU_FIXED``'s value.
 OFMU_PATHS: Mapping[str, Mapping[str, Any]] = {
     "exact": {"hvp": "exact"},
+    "fd-fwd": {"hvp": "fd", "fd_scheme": "forward"},
+    "fd-fwd+lag2": {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2},
+    "fd-fwd+random+frozen": {"hvp": "fd", "fd_scheme": "forward", "sim_pick": "random", "sim_curvature": "frozen"},
+    "fd-fwd+lag2+random": {"hvp": "fd", "fd_scheme": "forward", "sim_lag": 2, "sim_pick": "random"},
     "fd": {"hvp": "fd"},
     "fd+lag2": {"hvp": "fd", "sim_lag": 2},
     "fd+random+frozen": {"hvp": "fd", "sim_pick": "random", "sim_curvature": "frozen"},
 }
+#: The settings that tell the estimator paths apart.
+PATH_KEYS: tuple[str, ...] = ("hvp", "fd_scheme", "sim_lag", "sim_pick", "sim_curvature")
 #: The similarity weight of the path check when the chosen configuration has β = 0 (the estimators differ only
 #: in the similarity term, so at β = 0 every first-order path is the same computation).
 CHECK_BETA = 0.1
@@ -236,48 +246,121 @@ def _sampler_like(n_forget: int, batch_size: int) -> Any:
     return MiniBatch(n_lower=n_forget, n_upper=n_forget, batch_lower=batch_size, batch_upper=batch_size, seed=0)
 
 
+def _path_defaults() -> dict[str, Any]:
+    from dataclasses import fields  # noqa: PLC0415
+
+    return {f.name: f.default for f in fields(METHODS.get("ofmu")) if f.name in PATH_KEYS}
+
+
+#: The OFMU method's own values of :data:`PATH_KEYS` (what a path leaves unlisted runs with).
+PATH_DEFAULTS: Mapping[str, Any] = _path_defaults()
+
+
+def path_settings(path: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting of :data:`PATH_KEYS` for ``path``: its own values over the method's defaults."""
+    unknown = sorted(set(path) - set(PATH_KEYS))
+    if unknown:
+        raise ValueError(f"an estimator path sets only {', '.join(PATH_KEYS)}; got {unknown}")
+    return {**PATH_DEFAULTS, **path}
+
+
 def path_name(settings: Mapping[str, Any]) -> str | None:
     """The :data:`OFMU_PATHS` entry that ``settings`` run (None: none of them)."""
-    defaults = {"hvp": "exact", "sim_lag": 1, "sim_pick": "both", "sim_curvature": "full"}
-    given = {k: settings.get(k, v) for k, v in defaults.items()}
+    given = {k: settings.get(k, v) for k, v in PATH_DEFAULTS.items()}
     for name, path in OFMU_PATHS.items():
-        if given == {**defaults, **path}:
+        if given == path_settings(path):
             return name
     return None
 
 
-def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float,
-               seeds: Sequence[int]) -> dict[str, Any]:
-    """OFMU's chosen configuration on the eval role along every path of :data:`OFMU_PATHS`, each run one after
-    the other in this process for the same outer steps and ``seeds``; which path the bench should run.
+#: How :func:`path_check` picks the bench's path (written into its record and README).
+PATH_RULE = ("among the paths whose mean KS statistic and MU lie inside the exact path's 95 % t intervals, the one "
+             "with the fewest mean gradient passes per outer step (counted oracle calls: the machine's load does not "
+             "change them; mean wall time breaks ties)")
+#: The β = 0 reference run of the check: the exact path without the similarity term.
+NO_SIM = "exact, beta=0"
+#: What the check compares: the mean of these must lie inside the exact path's intervals.
+INSIDE_ON = ("ks_statistic", "model_utility")
+CHECK_METRICS = ("ks_statistic", "model_utility", "forget_quality", "wall_s", "passes", "passes_per_step")
 
-    Rule: among the paths whose mean KS statistic and MU lie inside the exact path's 95 % t intervals, the one
-    with the least mean wall time. With β = 0 in ``config`` the check runs at β = :data:`CHECK_BETA`.
-    """
+
+def inside_intervals(summary: Mapping[str, Mapping[str, Any]], reference: str = "exact") -> dict[str, bool]:
+    """Per row of ``summary``: whether its mean KS statistic and MU lie inside ``reference``'s 95 % intervals."""
+    ref = summary[reference]
+    return {name: name == reference or all(k in s and k in ref and ref[k]["low"] <= s[k]["mean"] <= ref[k]["high"]
+                                           for k in INSIDE_ON)
+            for name, s in summary.items()}
+
+
+def select_path(summary: Mapping[str, Mapping[str, Any]], inside: Mapping[str, bool]) -> str:
+    """:data:`PATH_RULE` on the per-path ``summary`` (mean/interval per metric) and ``inside`` flags."""
+    candidates = [n for n in summary if n in OFMU_PATHS and inside.get(n)]
+    if not candidates:
+        raise ValueError(f"no estimator path among {sorted(summary)} is flagged inside the exact path's intervals")
+    return min(candidates, key=lambda n: (summary[n]["passes_per_step"]["mean"], summary[n]["wall_s"]["mean"]))
+
+
+def _check_at(task: LlmTask, checked: Mapping[str, Any], *, steps: int, seeds: Sequence[int],
+              cache: Any) -> dict[str, Any]:
+    """Every path of :data:`OFMU_PATHS`, and the exact path at β = 0, for ``steps`` outer steps and ``seeds``."""
     from ofmu_theory.comparison import interval  # noqa: PLC0415
+    from ofmu_theory.protocol import run_key  # noqa: PLC0415
 
-    checked = {**config, "beta": config.get("beta") or CHECK_BETA}
-    steps = steps_within(budget_passes, task.per_step("ofmu", {**checked, **OFMU_FIXED}, task.eval))
     epochs = steps / _steps_per_epoch(task.eval)
+    runs = {"exact": {**checked, **path_settings(OFMU_PATHS["exact"])},
+            NO_SIM: {**checked, **path_settings(OFMU_PATHS["exact"]), "beta": 0.0},  # right after: whether β matters
+            **{name: {**checked, **path_settings(path)} for name, path in OFMU_PATHS.items()}}
     rows: dict[str, list[dict[str, Any]]] = {}
-    for name, path in OFMU_PATHS.items():
-        method = task.method("ofmu", {**checked, **path}, epochs=epochs)
-        rows[name] = [{"seed": seed, **task.execute(method, task.eval, seed=seed, budget_passes=1e12)}
-                      for seed in seeds]
-    keys = ("ks_statistic", "model_utility", "forget_quality", "wall_s", "passes")
-    summary = {name: {k: interval([r[k] for r in recs]).to_dict() for k in keys if all(k in r for r in recs)}
+    for name, config in runs.items():
+        method = task.method("ofmu", config, epochs=epochs)
+        rows[name] = []
+        for seed in seeds:
+            key = run_key(task.identity, check="ofmu path", version=2, config=config, steps=steps, seed=seed)
+            record = cache.get_or_run(key, lambda m=method, s=seed: task.execute(m, task.eval, seed=s,
+                                                                             budget_passes=1e12))
+            rows[name].append({"seed": seed, **record, "passes_per_step": record["passes"] / max(1, record["steps"])})
+    summary = {name: {k: interval([r[k] for r in recs]).to_dict() for k in CHECK_METRICS if all(k in r for r in recs)}
                for name, recs in rows.items()}
-    exact = summary["exact"]
-    inside = {name: all(k in s and k in exact and exact[k]["low"] <= s[k]["mean"] <= exact[k]["high"]
-                        for k in ("ks_statistic", "model_utility"))
-              for name, s in summary.items()}
-    default = min((n for n in OFMU_PATHS if inside[n]), key=lambda n: summary[n]["wall_s"]["mean"])
+    inside = inside_intervals(summary)
+    return {"config": dict(checked), "per_seed": rows, "summary": summary,
+            "inside_exact_intervals": {n: inside[n] for n in OFMU_PATHS},
+            "beta_matters": not inside[NO_SIM]}
+
+
+def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float, seeds: Sequence[int],
+               cache_dir: Any = None) -> dict[str, Any]:
+    """OFMU's chosen configuration on the eval role along every path of :data:`OFMU_PATHS`, each run one after
+    the other in this process for the same outer steps (as many as the exact path's fit in ``budget_passes``)
+    and ``seeds``; which path the bench should run (:data:`PATH_RULE`).
+
+    Each path runs with its own settings of :data:`PATH_KEYS` (the method's defaults where it lists none), so
+    the bench's ``OFMU_FIXED`` does not leak into the paths. The exact path also runs at β = 0
+    (:data:`NO_SIM`): when its KS statistic and MU lie inside the β > 0 exact path's intervals, the similarity
+    term does not move the quality at this configuration (``beta_matters`` False), and the paths, which differ
+    only in how they estimate that term, cannot be told apart there; the check then runs again at
+    β = :data:`CHECK_BETA` (when that differs) and selects there. With β = 0 in ``config`` it runs at
+    :data:`CHECK_BETA` from the start. The runs go through the run cache of ``cache_dir`` (keyed by the task,
+    the configuration with its path settings, the steps and the seed), so an interrupted check resumes.
+    """
+    from pathlib import Path  # noqa: PLC0415
+
+    from ofmu_theory.protocol import RunCache  # noqa: PLC0415
+
+    cache = RunCache(folder=None if cache_dir is None else Path(cache_dir))
+    checked = {**config, "beta": config.get("beta") or CHECK_BETA}
+    steps = steps_within(budget_passes, task.per_step("ofmu", {**checked, **path_settings(OFMU_PATHS["exact"])},
+                                                      task.eval))
+    at = [_check_at(task, checked, steps=steps, seeds=seeds, cache=cache)]
+    if not at[0]["beta_matters"] and checked["beta"] != CHECK_BETA:
+        at.append(_check_at(task, {**checked, "beta": CHECK_BETA}, steps=steps, seeds=seeds, cache=cache))
+    deciding = next((c for c in at if c["beta_matters"]), at[0])
+    default = select_path(deciding["summary"], deciding["inside_exact_intervals"])
     ran = path_name({**OFMU_FIXED})
-    return {"steps": steps, "budget_passes": budget_passes, "seeds": list(seeds), "config": checked, "paths": {k: dict(v) for k, v in OFMU_PATHS.items()},
-            "per_seed": rows, "summary": summary, "inside_exact_intervals": inside, "default": default,
-            "bench_path": ran, "bench_path_is_default": ran == default,
-            "rule": "the least mean wall time among the paths whose mean KS statistic and MU lie inside the exact "
-                    "path's 95 % t intervals"}
+    return {"steps": steps, "budget_passes": budget_passes, "seeds": list(seeds), **at[0],
+            "at_check_beta": at[1] if len(at) > 1 else None, "selected_at_beta": deciding["config"]["beta"],
+            "paths": {k: path_settings(v) for k, v in OFMU_PATHS.items()}, "default": default, "bench_path": ran,
+            "bench_path_is_default": ran == default, "runs": {"executed": cache.runs, "from_cache": cache.hits},
+            "rule": PATH_RULE}
 
 
 def _steps_per_epoch(role: Role) -> int:

@@ -63,7 +63,7 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
         largest = record["levels"][-1]  # the longest horizon: where the paths' errors can accumulate
         ofmu = largest["methods"]["ofmu"]
         check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=largest["budget_passes"],
-                           seeds=chosen.seeds)
+                           seeds=chosen.seeds, cache_dir=root / "runs")
     report = {
         "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
         "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},
@@ -185,22 +185,61 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
     return paths
 
 
+def _path_table(at: Mapping[str, Any], paths: Mapping[str, Any]) -> list[str]:
+    from llm.fairbench import NO_SIM  # noqa: PLC0415
+
+    lines = ["| path | settings | KS stat | MU | FQ | passes / step | wall s | inside the exact path's intervals |",
+             "|---|---|---|---|---|---|---|---|"]
+    inside = at["inside_exact_intervals"]
+    for name, s in at["summary"].items():
+        settings = format_config(paths[name]) if name in paths else "hvp=exact, beta=0 (reference: no similarity term)"
+        flag = ("yes" if inside[name] else "no") if name in inside else "–"
+        lines.append(f"| {name} | {settings} | {_iv(s, 'ks_statistic')} | {_iv(s, 'model_utility')} | "
+                     f"{_iv(s, 'forget_quality')} | {_iv(s, 'passes_per_step', '.2f')} | {_iv(s, 'wall_s', '.1f')} | "
+                     f"{flag} |")
+    if NO_SIM in at["summary"]:
+        beta = at["config"]["beta"]
+        lines += ["", (f"At beta={beta:g} the similarity term matters here: the exact path at beta=0 lies outside the "
+                       "exact path's intervals on KS statistic or MU." if at.get("beta_matters") else
+                       f"At beta={beta:g} the similarity term is negligible at this configuration: the exact path at "
+                       "beta=0 lies inside the exact path's intervals on KS statistic and MU, so the paths (which "
+                       "differ only in how they estimate that term) cannot be told apart by quality here.")]
+    return lines
+
+
 def path_check_text(check: Mapping[str, Any]) -> str:
     """The path check (:func:`llm.fairbench.path_check`) as a table and its conclusion."""
     lines = [f"OFMU's chosen configuration at the largest budget ({format_config(check['config'])}), "
-             f"{check['steps']} outer steps on every path, seeds {check['seeds']}, the paths run one after the other "
-             "in one process:", "",
-             "| path | settings | KS stat | MU | FQ | wall s | passes | inside the exact path's intervals |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, s in check["summary"].items():
-        lines.append(f"| {name} | {format_config(check['paths'][name])} | {_iv(s, 'ks_statistic')} | "
-                     f"{_iv(s, 'model_utility')} | {_iv(s, 'forget_quality')} | {_iv(s, 'wall_s', '.1f')} | "
-                     f"{_iv(s, 'passes', '.0f')} | {'yes' if check['inside_exact_intervals'][name] else 'no'} |")
+             f"{check['steps']} outer steps on every path (as many as the exact path's fit in the budget), seeds "
+             f"{check['seeds']}, the paths run one after the other in one process; passes / step = counted gradient "
+             "passes per outer step (GradDiff: 2):", "", *_path_table(check, check["paths"])]
+    again = check.get("at_check_beta")
+    if again:
+        lines += ["", f"The same check at beta={again['config']['beta']:g} (CHECK_BETA), where the selection is "
+                      "made:" if again.get("beta_matters") else
+                      f"The same check at beta={again['config']['beta']:g} (CHECK_BETA):", "",
+                  *_path_table(again, check["paths"])]
     agree = ("the path this bench's OFMU rows ran" if check["bench_path_is_default"] else
              f"this bench's OFMU rows ran **{check['bench_path']}**: set `OFMU_FIXED` in llm/fairbench.py to the "
              "selected path and rerun (OFMU's runs alone are keyed by it)")
     lines += ["", f"Rule: {check['rule']} → **{check['default']}**; {agree}."]
     return "\n".join(lines)
+
+
+def rerun_path_check(report: Mapping[str, Any], *, cache_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Run only the path check of a protocol bench.json (OFMU's chosen configuration at its largest budget, the
+    profile's seeds), rebuilding both entries from their recorded configs; its runs go through ``cache_dir``."""
+    from llm.bench import set_threads  # noqa: PLC0415
+    from llm.prepare import prepare  # noqa: PLC0415
+
+    set_threads(report["metadata"]["devices"].get("cpu_threads") or 1)
+    settings = dict(report["metadata"]["config"]["settings"])
+    task = LlmTask(tune=Role.load(prepare(prepare_config_from(report["entries"]["tune"]["config"]))),
+                   eval=Role.load(prepare(prepare_config_from(report["entries"]["eval"]["config"]))),
+                   settings=RunSettings(**settings))
+    largest = report["levels"][-1]
+    return path_check(task, largest["methods"]["ofmu"]["tuning"]["chosen"], budget_passes=largest["budget_passes"],
+                      seeds=PROFILES[report["profile_name"]].seeds, cache_dir=cache_dir)
 
 
 def role_configs(config: Any, tune_data: str | None) -> tuple[Any, Any]:

@@ -1,8 +1,12 @@
 """Compute budgets counted in gradient passes, and the stop rule that ends any solver at one.
 
-A **gradient pass** is one forward and one backward pass over one batch. The evaluator counts oracle
-calls (:class:`~ofmu_theory.oracle_types.CallCounts`); their cost in passes is fixed here, once, for every
-domain:
+A **gradient pass** is one forward and one backward pass over one batch. The evaluator counts the oracle
+calls it really makes (:class:`~ofmu_theory.oracle_types.CallCounts`), one count per evaluation the objectives
+receive: a finite-difference HVP adds the gradients it evaluates (central: two; forward: one, reusing the base
+gradient ∇L already computed at θ), the randomised similarity estimator (``sim_pick="random"``) the one HVP it
+takes instead of two, a lagged or frozen term none for what it reuses (tests/ofmu_theory/test_pass_counting.py
+instruments the objectives of a synthetic family and checks the counts against the calls). Their cost in
+passes is fixed here, once, for every domain:
 
 =================  ======  ==============================================================================
 oracle             passes  why
@@ -14,8 +18,9 @@ third (``n_third``)    4   the derivative of an HVP: twice an HVP (differentiati
 =================  ======  ==============================================================================
 
 Work a method does outside the core (a frozen reference model's forward pass per batch, precomputed
-reference scores) is not counted: the budget measures the optimiser's oracle calls, and wall time is
-reported beside it.
+reference scores) is not counted, nor the solver's once-per-run check of θ_0 (one gradient of each level
+used, finite and well shaped, before the first step): the budget measures the optimiser's oracle calls, and
+wall time is reported beside it.
 
 :class:`PassBudget` is a core callback: it stops a run (``Status.STOPPED``) before the step that would
 take it past the budget, whatever the solver's step structure (T inner steps, line searches, HVPs).
