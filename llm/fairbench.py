@@ -247,9 +247,11 @@ def _sampler_like(n_forget: int, batch_size: int) -> Any:
 
 
 def _path_defaults() -> dict[str, Any]:
-    from dataclasses import fields  # noqa: PLC0415
-
-    return {f.name: f.default for f in fields(METHODS.get("ofmu")) if f.name in PATH_KEYS}
+    options = METHODS.get("ofmu").preset("embedded").to_dict()
+    missing = [k for k in PATH_KEYS if k not in options]
+    if missing:  # a silent gap here would let OFMU_FIXED fill the paths in again
+        raise RuntimeError(f"the OFMU method does not list the estimator settings {missing}")
+    return {k: options[k] for k in PATH_KEYS}
 
 
 #: The OFMU method's own values of :data:`PATH_KEYS` (what a path leaves unlisted runs with).

@@ -74,7 +74,7 @@ def test_every_path_runs_its_own_estimator_settings_not_the_bench_default(_eval_
     task = RecordingTask()
     task.eval = _eval_role
     path_check(task, CONFIG, budget_passes=100.0, seeds=[0, 1])
-    defaults = {k: getattr(METHODS.get("ofmu")(), k) for k in ESTIMATOR_KEYS}
+    defaults = {k: METHODS.get("ofmu")().to_dict()[k] for k in ESTIMATOR_KEYS}
     by_path = [r["config"] for r in task.ran if r["config"]["beta"] > 0 and r["seed"] == 0]
     assert len(by_path) == len(OFMU_PATHS)
     for (name, path), config in zip(OFMU_PATHS.items(), by_path, strict=True):
@@ -152,7 +152,7 @@ def test_check_says_whether_beta_matters_and_reruns_at_check_beta(_eval_role) ->
 
     def metrics(shift_without_sim: float):
         def fn(method, seed):
-            ks = 0.2 + 0.01 * seed + (shift_without_sim if method.beta == 0 else 0.0)
+            ks = 0.2 + 0.01 * seed + (shift_without_sim if method.to_dict()["beta"] == 0 else 0.0)
             return {"ks_statistic": ks, "model_utility": 0.85 - 0.01 * seed, "forget_quality": 0.4}
         return fn
 
