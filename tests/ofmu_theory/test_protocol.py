@@ -164,7 +164,7 @@ def test_summaries_keep_zero_and_skip_non_finite_values():
 def test_an_interval_is_shown_whatever_its_low_end(low):
     """Only a missing interval (NaN ends: fewer than two seeds) is left out, never one whose low end is
     negative or positive."""
-    from ofmu_theory.protocol import format_interval
+    from ofmu_theory.protocol_report import format_interval
 
     span = {"mean": 1.0, "low": low, "high": 2.0}
     assert format_interval({"q": span}, "q", ".2f") == f"1.00 [{low:.2f}, 2.00]"
