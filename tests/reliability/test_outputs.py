@@ -180,7 +180,10 @@ def test_a_failure_leaves_nothing_half_written(tmp_path: Path) -> None:
 
 
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, calls: int, signum: int) -> None:
-    """Deliver ``signum`` to this process during the ``calls``-th OFMU step (as a user or a scheduler would)."""
+    """Run the handler the command has installed for ``signum`` in the main thread during the ``calls``-th OFMU
+    step, as the interpreter does when the signal arrives (SIGINT: Python's KeyboardInterrupt; SIGTERM: the
+    command's own). Calling it, rather than ``os.kill``-ing this process, makes the moment exact: under pytest's
+    worker processes a process-directed signal was now and then acted on only after the run had ended."""
     from ofmu_theory.solvers.ofmu import OFMU
 
     real, seen = OFMU.step, []
@@ -188,8 +191,9 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, calls: int, signum: int) -> N
     def step(self, ev, state):
         seen.append(state.k)
         if len(seen) == calls:
-            os.kill(os.getpid(), signum)
-            time.sleep(1)  # the handler runs here
+            handler = signal.getsignal(signum)
+            assert callable(handler), f"no Python handler for {signal.Signals(signum).name}: {handler!r}"
+            handler(signum, None)
         return real(self, ev, state)
 
     monkeypatch.setattr(OFMU, "step", step)
