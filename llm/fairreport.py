@@ -202,9 +202,15 @@ def _path_table(at: Mapping[str, Any], paths: Mapping[str, Any]) -> list[str]:
         lines += ["", (f"At beta={beta:g} the similarity term matters here: the exact path at beta=0 lies outside the "
                        "exact path's intervals on KS statistic or MU." if at.get("beta_matters") else
                        f"At beta={beta:g} the similarity term is negligible at this configuration: the exact path at "
-                       "beta=0 lies inside the exact path's intervals on KS statistic and MU, so the paths (which "
-                       "differ only in how they estimate that term) cannot be told apart by quality here.")]
+                       "beta=0 lies inside the exact path's intervals on KS statistic and MU, so dropping the term "
+                       "stays within the seeds' spread; a path inside the intervals is no worse than the exact one "
+                       "here, not shown to estimate the term well" + _outside_sentence(at) + ".")]
     return lines
+
+
+def _outside_sentence(at: Mapping[str, Any]) -> str:
+    outside = [name for name, inside in at.get("inside_exact_intervals", {}).items() if inside is False]
+    return f" (even so, {', '.join(outside)} fell outside)" if outside else ""
 
 
 def path_check_text(check: Mapping[str, Any]) -> str:

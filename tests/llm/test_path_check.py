@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from llm.fairbench import OFMU_FIXED, OFMU_PATHS, LlmTask, path_check
+from llm.fairbench import CHECK_BETA, OFMU_FIXED, OFMU_PATHS, LlmTask, path_check
 from llm.methods import METHODS
 from llm.prompts import PROMPTS
 from llm.runner import execute
@@ -16,7 +16,7 @@ from llm.unlearn import RunSettings, build_task
 from ofmu_theory.budget import PassBudget, result_passes
 
 ESTIMATOR_KEYS = ("hvp", "fd_scheme", "sim_lag", "sim_pick", "sim_curvature")
-CONFIG = {"lr": 1e-3, "beta": 0.1, "rho": 1e-4}
+CONFIG = {"lr": 1e-3, "beta": CHECK_BETA, "rho": 1e-4}  # at CHECK_BETA: the check never runs a second time
 
 
 class RecordingTask(LlmTask):
