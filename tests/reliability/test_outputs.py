@@ -180,10 +180,9 @@ def test_a_failure_leaves_nothing_half_written(tmp_path: Path) -> None:
 
 
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, calls: int, signum: int) -> None:
-    """Run the handler the command has installed for ``signum`` in the main thread during the ``calls``-th OFMU
-    step, as the interpreter does when the signal arrives (SIGINT: Python's KeyboardInterrupt; SIGTERM: the
-    command's own). Calling it, rather than ``os.kill``-ing this process, makes the moment exact: under pytest's
-    worker processes a process-directed signal was now and then acted on only after the run had ended."""
+    """Deliver ``signum`` to this process during the ``calls``-th OFMU step (as a user or a scheduler would).
+
+    With :func:`interactive_sigint`, SIGINT reaches Python's own handler."""
     from ofmu_theory.solvers.ofmu import OFMU
 
     real, seen = OFMU.step, []
@@ -191,12 +190,21 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, calls: int, signum: int) -> N
     def step(self, ev, state):
         seen.append(state.k)
         if len(seen) == calls:
-            handler = signal.getsignal(signum)
-            assert callable(handler), f"no Python handler for {signal.Signals(signum).name}: {handler!r}"
-            handler(signum, None)
+            os.kill(os.getpid(), signum)
+            time.sleep(1)  # the handler runs here
         return real(self, ev, state)
 
     monkeypatch.setattr(OFMU, "step", step)
+
+
+@pytest.fixture()
+def interactive_sigint():
+    """SIGINT handled by Python (KeyboardInterrupt) for the test, as in an interactive shell: a process started
+    in the background by a non-interactive shell (``cmd &``, as a CI runner may start pytest) inherits SIGINT
+    ignored, Python then leaves it ignored, and the signal would change nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +218,7 @@ def straight(entry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_cleanly_with_a_checkpoint_and_resumes_bit_identical(
         straight: Path, entry: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, signum: int,
-        code: int) -> None:
+        code: int, interactive_sigint: None) -> None:
     out = tmp_path / "out"
     args = unlearn_args(out, entry, "--set", "epochs=3", "--checkpoint-every", "2")
     with monkeypatch.context() as patch:
