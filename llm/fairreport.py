@@ -14,7 +14,6 @@ budget, and writes (atomically)::
 from __future__ import annotations
 
 import functools
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
 from ofmu_theory.protocol_report import format_config, format_interval
 from ofmu_theory.protocol_report import level_table as protocol_level_table
-from ofmu_theory.protocol_report import point_style, runs_sentence, time_to_quality_table
+from ofmu_theory.protocol_report import interval_point, runs_sentence, time_to_quality_table
 from ofmu_theory.protocol_report import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
@@ -120,11 +119,7 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
         s = row["summary"]
         if "forget_quality" not in s or "model_utility" not in s:
             continue
-        fq, mu = s["forget_quality"], s["model_utility"]
-        x, y = max(fq["mean"], 1e-12), mu["mean"]
-        xerr = None if math.isnan(fq["low"]) else [[x - max(fq["low"], 1e-12)], [max(fq["high"] - x, 0.0)]]
-        yerr = None if math.isnan(mu["low"]) else [[y - mu["low"]], [mu["high"] - y]]
-        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, capsize=3, label=name, **point_style(i, name))
+        interval_point(ax, i, name, s["forget_quality"], s["model_utility"], x_floor=1e-12)
     ax.axhline(MU_SHARE * target_mu, color="0.5", ls="--", lw=0.8, label=f"{MU_SHARE} × target MU")
     ax.set_xscale("log")
     ax.set_xlabel("forget quality (mean over seeds, 95 % t interval; log)")

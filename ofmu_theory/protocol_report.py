@@ -96,3 +96,19 @@ def point_style(i: int, name: str) -> dict[str, Any]:
         return {"fmt": "*", "color": "tab:red", "markersize": 11}
     return {"fmt": _MARKERS[i % len(_MARKERS)], "color": _COLOURS[i % len(_COLOURS)], "markersize": 6}
 
+
+
+def interval_point(ax: Any, i: int, name: str, x: Mapping[str, float], y: Mapping[str, float], *,
+                   x_floor: float | None = None) -> None:
+    """One method's point on a benches' plot: the means of ``x`` and ``y`` (summaries with ``mean``, ``low``,
+    ``high``) with their 95 % intervals as error bars (none where an interval is NaN: fewer than two seeds),
+    styled by :func:`point_style`. ``x_floor`` keeps a log x axis finite: the point and its lower bar stop there."""
+    def bar(s: Mapping[str, float], at: float, floor: float | None) -> list[list[float]] | None:
+        if math.isnan(s["low"]):
+            return None
+        low = s["low"] if floor is None else max(s["low"], floor)
+        return [[max(at - low, 0.0)], [max(s["high"] - at, 0.0)]]
+
+    px = x["mean"] if x_floor is None else max(x["mean"], x_floor)
+    ax.errorbar([px], [y["mean"]], xerr=bar(x, px, x_floor), yerr=bar(y, y["mean"], None), capsize=3, label=name,
+                **point_style(i, name))

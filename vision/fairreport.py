@@ -12,7 +12,6 @@ Random forgetting only (the benchmark's target is stated there). Files (atomical
 from __future__ import annotations
 
 import functools
-import math
 import os
 import time
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
 from ofmu_theory.protocol_report import level_table as protocol_level_table
-from ofmu_theory.protocol_report import point_style, runs_sentence, time_to_quality_table
+from ofmu_theory.protocol_report import interval_point, runs_sentence, time_to_quality_table
 from ofmu_theory.protocol_report import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata, torch_threads
 from vision.bench import BenchConfig, _check_trained, bench_split, load_bench_data
@@ -149,10 +148,7 @@ def plot_level(level: Mapping[str, Any], path: Path, *, title: str) -> None:
         s = row["summary"]
         if "avg_gap" not in s:
             continue
-        g, t = s["avg_gap"], s["time_ratio"]
-        yerr = None if math.isnan(g["low"]) else [[g["mean"] - g["low"]], [g["high"] - g["mean"]]]
-        xerr = None if math.isnan(t["low"]) else [[max(t["mean"] - max(t["low"], 1e-4), 0.0)], [t["high"] - t["mean"]]]
-        ax.errorbar([t["mean"]], [g["mean"]], xerr=xerr, yerr=yerr, capsize=3, label=name, **point_style(i, name))
+        interval_point(ax, i, name, s["time_ratio"], s["avg_gap"], x_floor=1e-4)
     ax.axhline(TARGET_GAP, color="0.5", ls="--", lw=0.8)
     ax.axvline(TARGET_TIME_RATIO, color="0.5", ls="--", lw=0.8, label=f"target: gap ≤ {TARGET_GAP}, time ≤ "
                                                                        f"{TARGET_TIME_RATIO} × Retrain")

@@ -8,7 +8,6 @@ verdict against the best feasible baseline. Every number in the outputs comes fr
 from __future__ import annotations
 
 import functools
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +21,8 @@ from llm.wmdp.prepare import WmdpConfig, WmdpEntry, prepare
 from ofmu_theory.comparison import paired, verdict
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
-from ofmu_theory.protocol_report import level_table, point_style, runs_sentence, time_to_quality_table, verdict_sentence
+from ofmu_theory.protocol_report import (interval_point, level_table, runs_sentence, time_to_quality_table,
+                                         verdict_sentence)
 from ofmu_theory.runinfo import run_metadata
 
 #: The per-budget table's columns: (header, summary key, format).
@@ -103,11 +103,7 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
         s = row["summary"]
         if "forget_acc" not in s or "utility_acc" not in s:
             continue
-        fx, uy = s["forget_acc"], s["utility_acc"]
-        x, y = fx["mean"], uy["mean"]
-        xerr = None if math.isnan(fx["low"]) else [[x - fx["low"]], [fx["high"] - x]]
-        yerr = None if math.isnan(uy["low"]) else [[y - uy["low"]], [uy["high"] - y]]
-        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, capsize=3, label=name, **point_style(i, name))
+        interval_point(ax, i, name, s["forget_acc"], s["utility_acc"])
     ax.plot([target["forget_acc"]], [target["utility_acc"]], "k*", ms=9, label="target (before unlearning)")
     ax.axvline(CHANCE, color="0.5", ls=":", lw=0.8, label="chance (25 %)")
     ax.axhline(UTILITY_SHARE * target["utility_acc"], color="0.5", ls="--", lw=0.8,

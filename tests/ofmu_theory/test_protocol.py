@@ -168,3 +168,17 @@ def test_an_interval_is_shown_whatever_its_low_end(low):
 
     span = {"mean": 1.0, "low": low, "high": 2.0}
     assert format_interval({"q": span}, "q", ".2f") == f"1.00 [{low:.2f}, 2.00]"
+
+
+def test_interval_point_draws_the_means_with_their_intervals_and_stops_at_the_floor():
+    from ofmu_theory.protocol_report import interval_point
+
+    calls = []
+    ax = type("Ax", (), {"errorbar": lambda self, x, y, **kw: calls.append((x, y, kw))})()
+    interval_point(ax, 0, "npo", {"mean": 0.5, "low": 0.25, "high": 1.0}, {"mean": 2.0, "low": 1.0, "high": 4.0})
+    interval_point(ax, 1, "ofmu", {"mean": 1e-20, "low": -0.1, "high": 0.3}, {"mean": 2.0, "low": math.nan,
+                                                                              "high": math.nan}, x_floor=1e-12)
+    (x0, y0, kw0), (x1, y1, kw1) = calls
+    assert x0 == [0.5] and y0 == [2.0] and kw0["xerr"] == [[0.25], [0.5]] and kw0["yerr"] == [[1.0], [2.0]]
+    assert x1 == [1e-12] and kw1["xerr"] == [[0.0], [0.3 - 1e-12]] and kw1["yerr"] is None  # one seed: no bar
+    assert kw1["label"] == "ofmu" and kw1["color"] == "tab:red"
