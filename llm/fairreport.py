@@ -24,7 +24,7 @@ from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPAC
                            spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
+from ofmu_theory.protocol import invocations, open_bench, run_protocol, run_seconds
 from ofmu_theory.protocol_report import format_config, format_interval
 from ofmu_theory.protocol_report import level_table as protocol_level_table
 from ofmu_theory.protocol_report import interval_point, runs_sentence, time_to_quality_table
@@ -42,16 +42,9 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
     ``jobs`` worker processes run the protocol's runs (each loads both entries and uses ``threads`` torch
     threads); the record is the same for any ``jobs``.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got profile={profile!r}")
-    if "ofmu" not in methods:
-        raise ValueError(f"methods must include ofmu (the verdict is about it), got {list(methods)}")
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    previous = previous_record(root)
+    chosen, root, previous = open_bench(out, profile=profile, profiles=PROFILES, methods=methods)
     start = time.perf_counter()
     task = LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
-    chosen = PROFILES[profile]
     reference = task.reference_passes()
     factory = functools.partial(worker_task, eval_prepared, tune_prepared, settings, threads)
     record = run_protocol(task, spaces_for(tuple(methods)), chosen, reference_passes=reference,

@@ -184,6 +184,23 @@ def invocations(previous: Mapping[str, Any] | None, runs: Mapping[str, Any], wal
     return [*past, {"wall_s": float(wall_s), **dict(runs)}]
 
 
+def open_bench(out: str | Path, *, profile: str, profiles: Mapping[str, Profile], methods: Sequence[str],
+               reference: str = "ofmu") -> tuple[Profile, Path, dict[str, Any] | None]:
+    """Check a bench request and open its folder: the chosen profile, the folder (created) and the record a
+    previous invocation left there (:func:`previous_record`).
+
+    Raises:
+        ValueError: an unknown ``profile``, or ``methods`` without ``reference`` (the verdict is about it).
+    """
+    if profile not in profiles:
+        raise ValueError(f"profile must be one of {sorted(profiles)}, got profile={profile!r}")
+    if reference not in methods:
+        raise ValueError(f"methods must include {reference} (the verdict is about it), got {list(methods)}")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    return profiles[profile], root, previous_record(root)
+
+
 def previous_record(folder: str | Path) -> dict[str, Any] | None:
     """The protocol record a bench folder holds (``bench.json`` with ``levels``), or None."""
     path = Path(folder) / "bench.json"

@@ -20,7 +20,7 @@ from typing import Any
 
 from ofmu_theory.comparison import interval
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
+from ofmu_theory.protocol import invocations, open_bench, run_protocol, run_seconds
 from ofmu_theory.protocol_report import level_table as protocol_level_table
 from ofmu_theory.protocol_report import interval_point, runs_sentence, time_to_quality_table
 from ofmu_theory.protocol_report import verdict_sentence as protocol_verdict
@@ -40,13 +40,7 @@ def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tupl
     ``jobs`` worker processes run the protocol's runs (each gets a copy of the task and ``config.threads``
     torch threads); the metrics are the same for any ``jobs``, the wall times are not (see the report).
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got profile={profile!r}")
-    if "ofmu" not in methods:
-        raise ValueError(f"methods must include ofmu (the verdict is about it), got {list(methods)}")
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    previous = previous_record(root)
+    chosen, root, previous = open_bench(out, profile=profile, profiles=PROFILES, methods=methods)
     with torch_threads(config.threads):
         start = time.perf_counter()
         data, fallback = load_bench_data(config)
@@ -61,7 +55,6 @@ def run_fair_bench(config: BenchConfig, *, profile: str = "quick", methods: tupl
         ev0 = evaluate(original.model, data, split)
         task = VisionTask(original=original.model, data=data, split=split, retrain=reference,
                           retrain_s=retrain.wall_s, identity=identity_of(config, data, split))
-        chosen = PROFILES[profile]
         reference_passes = task.reference_passes()
         record = run_protocol(task, spaces_for(methods), chosen, reference_passes=reference_passes,
                               reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log,

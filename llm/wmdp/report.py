@@ -20,7 +20,7 @@ from llm.wmdp.bench import CHANCE, METRICS, PROFILES, REACHED_MARGIN, REFERENCE,
 from llm.wmdp.prepare import WmdpConfig, WmdpEntry, prepare
 from ofmu_theory.comparison import paired, verdict
 from ofmu_theory.io import save_figure, write_json, write_text
-from ofmu_theory.protocol import invocations, previous_record, run_protocol, run_seconds
+from ofmu_theory.protocol import invocations, open_bench, run_protocol, run_seconds
 from ofmu_theory.protocol_report import (interval_point, level_table, runs_sentence, time_to_quality_table,
                                          verdict_sentence)
 from ofmu_theory.runinfo import run_metadata
@@ -57,16 +57,9 @@ def run_wmdp_bench(entry: WmdpEntry, *, profile: str, methods: Sequence[str], se
                    out: str | os.PathLike[str], prepare_s: float | None = None, log: Any = None, jobs: int = 1,
                    threads: int | None = 1, command: str = "ofmu llm wmdp-bench") -> dict[str, Any]:
     """Run the protocol into ``out`` (its run cache in ``out/runs``: resumable); returns bench.json's content."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got profile={profile!r}")
-    if "ofmu" not in methods:
-        raise ValueError(f"methods must include ofmu (the verdict is about it), got {list(methods)}")
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    previous = previous_record(root)
+    chosen, root, previous = open_bench(out, profile=profile, profiles=PROFILES, methods=methods)
     start = time.perf_counter()
     task = WmdpTask.load(entry, settings)
-    chosen = PROFILES[profile]
     reference = task.reference_passes()
     factory = functools.partial(worker_task, entry, settings, threads)
     record = run_protocol(task, spaces_for(tuple(methods)), chosen, reference_passes=reference,

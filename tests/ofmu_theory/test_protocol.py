@@ -182,3 +182,19 @@ def test_interval_point_draws_the_means_with_their_intervals_and_stops_at_the_fl
     assert x0 == [0.5] and y0 == [2.0] and kw0["xerr"] == [[0.25], [0.5]] and kw0["yerr"] == [[1.0], [2.0]]
     assert x1 == [1e-12] and kw1["xerr"] == [[0.0], [0.3 - 1e-12]] and kw1["yerr"] is None  # one seed: no bar
     assert kw1["label"] == "ofmu" and kw1["color"] == "tab:red"
+
+
+def test_open_bench_names_a_bad_request_and_returns_the_folders_previous_record(tmp_path):
+    from ofmu_theory.io import write_json
+    from ofmu_theory.protocol import open_bench
+
+    profiles = {"quick": Profile(name="quick", budgets=(1.0,), n_configs=1, seeds=(0,))}
+    with pytest.raises(ValueError, match=r"profile must be one of \['quick'\], got profile='full'"):
+        open_bench(tmp_path / "b", profile="full", profiles=profiles, methods=["ofmu"])
+    with pytest.raises(ValueError, match="methods must include ofmu"):
+        open_bench(tmp_path / "b", profile="quick", profiles=profiles, methods=["npo"])
+    assert not (tmp_path / "b").exists()  # a bad request creates nothing
+    chosen, root, previous = open_bench(tmp_path / "b", profile="quick", profiles=profiles, methods=["ofmu"])
+    assert chosen is profiles["quick"] and root.is_dir() and previous is None
+    write_json(root / "bench.json", {"levels": [], "runs": {}, "wall_s": 3.0})
+    assert open_bench(root, profile="quick", profiles=profiles, methods=["ofmu"])[2]["wall_s"] == 3.0
