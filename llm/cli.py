@@ -344,7 +344,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="--profile single: method option, key=value (every method that has it) or method.key=value")
     p.add_argument("--save-models", action="store_true", help="also save every unlearned model")
     p.add_argument("--overwrite", action="store_true", help="replace a finished --out folder")
-    p.add_argument("--profile", default="quick", choices=["quick", "full", "smoke", "single"],
+    p.add_argument("--profile", default="quick", choices=["quick", "full", "lean", "smoke", "single"],
                    help="the comparison (listed below)")
     p.add_argument("--no-hvp-check", dest="hvp_check", action="store_false",
                    help="protocol: skip the check of OFMU's estimator paths (exact, fd, lagged, random+frozen) on its chosen configuration")

@@ -33,6 +33,8 @@ class EvalSettings:
         question_key: the question the forget-set metrics are asked (``question`` or ``paraphrased_question``).
         ou_compat: OpenUnlearning-compatible evaluation (:class:`llm.evaluate.TofuEvalConfig`); part of the
             entry, so the retain model's reference log is computed the same way as every model's.
+        metrics: compute only these TOFU metrics (with what they are computed from; None: all of
+            :data:`llm.evaluate.TOFU_METRICS`): a profile evaluates what it reports and nothing else.
     """
 
     batch_size: int = 16
@@ -40,6 +42,7 @@ class EvalSettings:
     limit: int | None = None
     question_key: str = "question"
     ou_compat: bool = False
+    metrics: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_new_tokens < 1:
@@ -48,6 +51,13 @@ class EvalSettings:
             raise ValueError(f"limit must be >= 2 or None, got limit={self.limit!r}")
         if self.question_key not in QUESTION_KEYS:
             raise ValueError(f"question_key must be one of {QUESTION_KEYS}, got question_key={self.question_key!r}")
+        if self.metrics is not None:
+            object.__setattr__(self, "metrics", tuple(self.metrics))  # a record's list reads back as the same key
+            from llm.evaluate import TOFU_METRICS  # noqa: PLC0415
+
+            unknown = [m for m in self.metrics if m not in TOFU_METRICS]
+            if not self.metrics or unknown:
+                raise ValueError(f"metrics must name TOFU metrics ({', '.join(TOFU_METRICS)}), got {self.metrics!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +176,10 @@ class PrepareConfig:
             del out["eval"]["question_key"]
         if not out["eval"]["ou_compat"]:  # absent while off: existing entries keep their key
             del out["eval"]["ou_compat"]
+        if out["eval"]["metrics"] is None:  # the same: absent while every metric is computed
+            del out["eval"]["metrics"]
+        else:
+            out["eval"]["metrics"] = list(out["eval"]["metrics"])
         return out
 
 
@@ -204,6 +218,13 @@ class Prepared:
         return self.folder / "target_eval" / "TOFU_EVAL.json"
 
     @property
+    def base_eval(self) -> Path | None:
+        """The pretrained model's log before fine-tuning (:data:`llm.prepare.KNOWLEDGE_METRICS`); None: not built
+        (the embedded model, or an entry prepared before the stage existed)."""
+        path = self.folder / "base_eval" / "TOFU_EVAL.json"
+        return path if path.is_file() else None
+
+    @property
     def template(self) -> str:
         return str(self.info["template"])
 
@@ -232,7 +253,8 @@ def eval_config(config: PrepareConfig, *, show_progress: bool = False) -> TofuEv
     return TofuEvalConfig(forget_split=config.forget_split, holdout_split=config.holdout_split,
                           batch_size=config.eval.batch_size, max_length=config.max_length,
                           max_new_tokens=config.eval.max_new_tokens, question_key=config.eval.question_key,
-                          seed=config.seed, show_progress=show_progress, ou_compat=config.eval.ou_compat)
+                          seed=config.seed, show_progress=show_progress, ou_compat=config.eval.ou_compat,
+                          metrics=config.eval.metrics)
 
 
 def eval_data(prepared: Prepared) -> dict[str, list[QAItem]]:
@@ -247,7 +269,14 @@ def eval_data(prepared: Prepared) -> dict[str, list[QAItem]]:
 def evaluate_model(prepared: Prepared, model: Any, tokenizer: Any, output_dir: str | os.PathLike[str], *,
                    reference: bool = True, show_progress: bool = False) -> TofuEvalResult:
     """TOFU metrics of ``model`` with this entry's data and settings (forget quality and privleak against
-    the retain model's log when ``reference``)."""
+    the retain model's log when ``reference``; without it, an entry that lists its metrics has the retain-side
+    metric each of those two is computed from instead: the retain model's own log is that reference)."""
+    config = eval_config(prepared.config, show_progress=show_progress)
+    if not reference and config.metrics is not None:
+        config = replace(config, metrics=tuple(dict.fromkeys(_WITHOUT_REFERENCE.get(m, m) for m in config.metrics)))
     return evaluate_tofu(model=model, tokenizer=tokenizer, template=prepared.template, data=eval_data(prepared),
-                         output_dir=output_dir, config=eval_config(prepared.config, show_progress=show_progress),
-                         retain_logs=prepared.retain_eval if reference else None)
+                         output_dir=output_dir, config=config, retain_logs=prepared.retain_eval if reference else None)
+
+
+#: The metric a model's log needs for another model's forget quality / privleak to be computed against it.
+_WITHOUT_REFERENCE = {"forget_quality": "forget_truth_ratio", "privleak": "mia_min_k"}

@@ -128,6 +128,7 @@ _STEPS: tuple[_Step, ...] = (
               logs={"correct": f"{prefix}_Q_A_Prob", "wrong": f"{prefix}_Q_A_PERT_Prob"}),
         _tr(f"{prefix}_Truth_Ratio", f"{prefix}_Q_A_Prob", f"{prefix}_Q_A_PERT_Prob", "true_better"),
         _Step(name=f"{prefix}_Q_A_ROUGE", metric="rouge", data={"items": role}),
+        _Step(name=f"{prefix}_MC_accuracy", metric="mc_accuracy", data={"items": role}),
     )),
     _Step(name="model_utility", metric="hm_aggregate", logs={"components": MODEL_UTILITY_COMPONENTS}),
     _Step(name="extraction_strength", metric="extraction_strength", data={"items": "forget"}),

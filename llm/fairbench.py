@@ -32,7 +32,7 @@ import math
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llm.entry import Prepared, evaluate_model
@@ -99,10 +99,16 @@ PROFILES: Mapping[str, Profile] = {
     "quick": Profile(name="quick", budgets=(1.0,), n_configs=3, seeds=(0, 1, 2)),
     "full": Profile(name="full", budgets=(1.0, 3.0, 10.0), n_configs=6, seeds=(0, 1, 2, 3, 4)),
     "smoke": Profile(name="smoke", budgets=(1.0,), n_configs=2, seeds=(0, 1)),  # test-sized: checks wiring only
+    # one budget, 2 configurations, 3 seeds: the SmolLM2 bench's size on 2 CPU cores (llm/smolbench.py)
+    "lean": Profile(name="lean", budgets=(1.0,), n_configs=2, seeds=(0, 1, 2)),
 }
 QUICK_METHODS = ("grad_diff", "npo", "simnpo", "rmu", "blur", "ofmu")
 FULL_METHODS = ("grad_ascent", "grad_diff", "npo", "simnpo", "idkdpo", "rmu", "blur", "ofmu")
-METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")
+METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE",
+           "ra_MC_accuracy", "wf_MC_accuracy")
+#: What an entry's reference models are described by (``Role.describe``): knowledge kept and forget set memorised.
+REFERENCE_METRICS = ("forget_quality", "forget_Q_A_ROUGE", "model_utility", "ra_MC_accuracy", "wf_MC_accuracy",
+                     "ra_Q_A_ROUGE", "wf_Q_A_ROUGE")
 
 
 def spaces_for(methods: tuple[str, ...]) -> list[MethodSpace]:
@@ -143,8 +149,19 @@ class Role:
                    template=PROMPTS.get(prepared.template), target_mu=float(target["model_utility"]))
 
     def describe(self) -> dict[str, Any]:
+        """The entry: its config, sizes, and its reference models' metrics (:data:`REFERENCE_METRICS`, where logged):
+        ``base`` (a pretrained model before fine-tuning), ``target`` and ``retain``, with the target's KS statistic."""
+        logs = {"base": self.prepared.base_eval, "target": self.prepared.target_eval,
+                "retain": self.prepared.retain_eval}
+        models = {}
+        for name, path in logs.items():
+            if path is not None:
+                summary = {k: v.get("agg_value") for k, v in read_eval_log(path).items()}
+                models[name] = {k: summary[k] for k in REFERENCE_METRICS if summary.get(k) is not None}
+        models["target"]["ks_statistic"] = ks_statistic(self.prepared.target_eval, self.prepared.retain_eval)
         return {"cache_entry": self.prepared.folder.name, "config": self.prepared.config.to_dict(),
-                "target_model_utility": self.target_mu, "n_forget": len(self.forget), "n_retain": len(self.retain)}
+                "target_model_utility": self.target_mu, "n_forget": len(self.forget), "n_retain": len(self.retain),
+                "reference_models": models, "stage_wall_s": dict(self.prepared.info.get("stage_wall_s", {}))}
 
 
 @dataclass(kw_only=True, eq=False)
@@ -154,6 +171,7 @@ class LlmTask:
     tune: Role
     eval: Role
     settings: RunSettings
+    shared: Mapping[str, Any] = field(default_factory=lambda: dict(SHARED))
     primary: str = "ks_statistic"
     higher_is_better: bool = False
     _per_step: dict[str, float] | None = None
@@ -167,14 +185,15 @@ class LlmTask:
     @property
     def identity(self) -> dict[str, Any]:
         return {"tune": self.tune.prepared.folder.name, "eval": self.eval.prepared.folder.name,
-                "settings": self.settings.to_dict(), "shared": SHARED, "warmup_share": WARMUP_SHARE, "version": 2}
+                "settings": self.settings.to_dict(), "shared": dict(self.shared), "warmup_share": WARMUP_SHARE,
+                "version": 2}
 
     def fixed(self, name: str) -> Mapping[str, Any]:
         """The method's untuned settings beyond ``SHARED`` (OFMU's HVP path): part of its runs' keys only."""
         return OFMU_FIXED if name == "ofmu" else {}
 
     def method(self, name: str, config: Mapping[str, Any], *, epochs: float) -> Any:
-        values = {**SHARED, **self.fixed(name), **config, "epochs": epochs,
+        values = {**self.shared, **self.fixed(name), **config, "epochs": epochs,
                   "warmup_epochs": WARMUP_SHARE * epochs}
         return METHODS.get(name).preset("embedded", **values)
 
@@ -193,8 +212,8 @@ class LlmTask:
 
     def reference_passes(self) -> float:
         name, epochs = REFERENCE
-        method = METHODS.get(name).preset("embedded", **SHARED)
-        steps = method.max_steps(_sampler_like(len(self.eval.forget), SHARED["batch_size"]))
+        method = METHODS.get(name).preset("embedded", **self.shared)
+        steps = method.max_steps(_sampler_like(len(self.eval.forget), self.shared["batch_size"]))
         return round(epochs / method.epochs * steps) * self.per_step(name, {}, self.eval)
 
     def run(self, method: str, config: Mapping[str, Any], *, budget_passes: float, seed: int,
@@ -203,7 +222,7 @@ class LlmTask:
         where = self.tune if role == "tune" else self.eval
         per_step = self.per_step(method, config, where)
         steps = steps_within(budget_passes, per_step)
-        chosen = self.method(method, config, epochs=steps / _steps_per_epoch(where))
+        chosen = self.method(method, config, epochs=steps / self.steps_per_epoch(where))
         return {**self.execute(chosen, where, seed=seed, budget_passes=budget_passes), "passes_per_step": per_step}
 
     def execute(self, method: Any, where: Role, *, seed: int, budget_passes: float) -> dict[str, Any]:
@@ -227,6 +246,12 @@ class LlmTask:
         del task, result
         gc.collect()
         return out
+
+    def steps_per_epoch(self, role: Role) -> int:
+        """Outer steps of one epoch over ``role``'s D_f at the shared forget batch size."""
+        from ofmu_theory.epochs import batches_per_epoch  # noqa: PLC0415
+
+        return batches_per_epoch(len(role.forget), self.shared["batch_size"])
 
     def score(self, metrics: Mapping[str, Any]) -> tuple[float, float]:
         mu, fq = metrics.get("model_utility"), metrics.get("forget_quality")
@@ -310,7 +335,7 @@ def _check_at(task: LlmTask, checked: Mapping[str, Any], *, steps: int, seeds: S
     from ofmu_theory.comparison import interval  # noqa: PLC0415
     from ofmu_theory.protocol import run_key  # noqa: PLC0415
 
-    epochs = steps / _steps_per_epoch(task.eval)
+    epochs = steps / task.steps_per_epoch(task.eval)
     runs = {"exact": {**checked, **path_settings(OFMU_PATHS["exact"])},
             NO_SIM: {**checked, **path_settings(OFMU_PATHS["exact"]), "beta": 0.0},  # right after: whether β matters
             **{name: {**checked, **path_settings(path)} for name, path in OFMU_PATHS.items()}}
@@ -366,6 +391,3 @@ def path_check(task: LlmTask, config: Mapping[str, Any], *, budget_passes: float
             "bench_path_is_default": ran == default, "runs": {"executed": cache.runs, "from_cache": cache.hits},
             "rule": PATH_RULE}
 
-
-def _steps_per_epoch(role: Role) -> int:
-    return max(1, -(-len(role.forget) // SHARED["batch_size"]))

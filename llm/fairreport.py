@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, LlmTask, Role, path_check,
-                           spaces_for)
+from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, SHARED, LlmTask, Role,
+                           path_check, spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import invocations, open_bench, run_protocol, run_seconds
@@ -36,17 +36,19 @@ METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_rati
 
 def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, methods: Sequence[str],
                    settings: RunSettings, out: str | os.PathLike[str], prepare_s: float | None = None,
-                   hvp: bool = True, log: Any = None, jobs: int = 1, threads: int | None = 1) -> dict[str, Any]:
+                   hvp: bool = True, log: Any = None, jobs: int = 1, threads: int | None = 1,
+                   shared: Mapping[str, Any] = SHARED, bench: str = "llm") -> dict[str, Any]:
     """Run the protocol (see the module docstring) into ``out``; returns bench.json's content.
 
     ``jobs`` worker processes run the protocol's runs (each loads both entries and uses ``threads`` torch
-    threads); the record is the same for any ``jobs``.
+    threads); the record is the same for any ``jobs``. ``shared``: the batch sizes every method runs with
+    (:data:`llm.fairbench.SHARED` by default); ``bench``: the record's name (``llm``, ``smollm2``).
     """
     chosen, root, previous = open_bench(out, profile=profile, profiles=PROFILES, methods=methods)
     start = time.perf_counter()
-    task = LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
+    task = LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings, shared=dict(shared))
     reference = task.reference_passes()
-    factory = functools.partial(worker_task, eval_prepared, tune_prepared, settings, threads)
+    factory = functools.partial(worker_task, eval_prepared, tune_prepared, settings, threads, dict(shared))
     record = run_protocol(task, spaces_for(tuple(methods)), chosen, reference_passes=reference,
                           reference_method="ofmu", metrics=METRICS, cache_dir=root / "runs", log=log,
                           jobs=jobs, task_factory=factory)
@@ -57,7 +59,7 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
         check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=largest["budget_passes"],
                            seeds=chosen.seeds, cache_dir=root / "runs")
     report = {
-        "bench": "llm", "methods": list(methods), **record, "profile_name": profile, "hvp_check": check,
+        "bench": bench, "methods": list(methods), "shared": dict(shared), **record, "profile_name": profile, "hvp_check": check,
         "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},
         "entries": {"tune": task.tune.describe(), "eval": task.eval.describe()},
         "selection_rule": task.selected_on, "verdict_metric": task.primary,
@@ -74,12 +76,14 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
     return report
 
 
-def worker_task(eval_prepared: Any, tune_prepared: Any, settings: RunSettings, threads: int | None) -> LlmTask:
+def worker_task(eval_prepared: Any, tune_prepared: Any, settings: RunSettings, threads: int | None,
+                shared: Mapping[str, Any] = SHARED) -> LlmTask:
     """The bench's task rebuilt in a protocol worker process (``threads`` torch threads there)."""
     from llm.bench import set_threads  # noqa: PLC0415
 
     set_threads(threads)
-    return LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings)
+    return LlmTask(tune=Role.load(tune_prepared), eval=Role.load(eval_prepared), settings=settings,
+                   shared=dict(shared))
 
 
 def _iv(summary: Mapping[str, Any], key: str, digits: str = ".3f") -> str:
@@ -124,15 +128,18 @@ def plot_level(level: Mapping[str, Any], path: str | os.PathLike[str], *, title:
     plt.close(fig)
 
 
-def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, command: str = "ofmu llm bench") -> list[Path]:
-    """bench.json, README.md and the per-budget plots from a bench report (atomically)."""
+def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, command: str = "ofmu llm bench",
+                  title: str = "LLM unlearning bench (generated)", intro: Sequence[str] = (),
+                  closing: Sequence[str] = ()) -> list[Path]:
+    """bench.json, README.md and the per-budget plots from a bench report (atomically); ``intro`` lines go after
+    the protocol's bullets, ``closing`` lines before the versions."""
     root = Path(folder)
     write_json(root / "bench.json", report)
     target_mu = report["entries"]["eval"]["target_model_utility"]
     paths = [root / "bench.json", root / "README.md"]
     prof = report["profile_name"]
     lines = [
-        "# LLM unlearning bench (generated)", "",
+        f"# {title}", "",
         f"Generated by `{command}` (profile **{prof}**); do not edit by hand. Protocol: docs/llm.md "
         "(\"The bench\"). Every method gets the same gradient-pass budget, the same number of configurations "
         "from its declared search space (seeded search), the same selection rule on the tuning entry, and "
@@ -149,7 +156,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
         + (f"; prepare {report['prepare_s']:.0f} s" if report.get("prepare_s") is not None else "") + ".",
         f"* Unlearning wall time summed over every run of the record (tuning + seeds, evaluation excluded): "
         f"{run_seconds(report):.0f} s.",
-        "",
+        "", *intro,
     ]
     for level in report["levels"]:
         tag = f"{level['budget_multiple']:g}x"
@@ -166,6 +173,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
     check = report.get("hvp_check")
     if check:
         lines += ["", "## OFMU's estimator path", "", path_check_text(check)]
+    lines += list(closing)
     meta = report["metadata"]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v != "absent")
               + f"; CPU threads {meta['devices'].get('cpu_threads')}.", ""]
@@ -230,7 +238,7 @@ def rerun_path_check(report: Mapping[str, Any], *, cache_dir: str | os.PathLike[
     settings = dict(report["metadata"]["config"]["settings"])
     task = LlmTask(tune=Role.load(prepare(prepare_config_from(report["entries"]["tune"]["config"]))),
                    eval=Role.load(prepare(prepare_config_from(report["entries"]["eval"]["config"]))),
-                   settings=RunSettings(**settings))
+                   settings=RunSettings(**settings), shared=dict(report.get("shared", SHARED)))
     largest = report["levels"][-1]
     return path_check(task, largest["methods"]["ofmu"]["tuning"]["chosen"], budget_passes=largest["budget_passes"],
                       seeds=PROFILES[report["profile_name"]].seeds, cache_dir=cache_dir)
@@ -313,7 +321,7 @@ def rerun_row(report: Mapping[str, Any], *, method: str, level: int = 0, seed_in
         raise ValueError("re-running a LoRA bench row is not supported here")
     task = LlmTask(tune=Role.load(prepare(prepare_config_from(report["entries"]["tune"]["config"]))),
                    eval=Role.load(prepare(prepare_config_from(report["entries"]["eval"]["config"]))),
-                   settings=RunSettings(**settings))
+                   settings=RunSettings(**settings), shared=dict(report.get("shared", SHARED)))
     row = report["levels"][level]["methods"][method]
     committed = row["per_seed"][seed_index]
     new = task.run(method, row["tuning"]["chosen"], budget_passes=row["budget_passes"], seed=committed["seed"],

@@ -10,6 +10,8 @@ written last and marks the entry complete::
     tokenizer/     the embedded model's BPE tokenizer (embedded only)
     target/        the target ("finetuned") model, safetensors
     retain/        the retain model, safetensors
+    base_eval/     a pretrained model only: the model before fine-tuning on the real-author and world-fact
+                   questions (:data:`KNOWLEDGE_METRICS`: what it knew before; every later model is compared to it)
     retain_eval/   TOFU_EVAL.json / TOFU_SUMMARY.json / TOFU_RUN.json of the retain model
     target_eval/   the same for the target model (with forget quality and privleak against retain_eval)
     prepare.json   the resolved config, timings, run metadata (the completeness marker)
@@ -48,7 +50,7 @@ from llm.entry import (
     evaluate_model,
     split_names,
 )
-from llm.evaluate import read_eval_log
+from llm.evaluate import evaluate_tofu, read_eval_log
 from llm.models.embedded import EMBEDDED_SIZES, build_model, corpus_texts, train_tokenizer
 from llm.models.hub import check_source, load_pretrained
 from llm.models.storage import save_pretrained
@@ -63,6 +65,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+#: What ``base_eval/`` measures of a pretrained model before fine-tuning: its real-world knowledge.
+KNOWLEDGE_METRICS: tuple[str, ...] = ("ra_MC_accuracy", "wf_MC_accuracy", "ra_Q_A_ROUGE", "wf_Q_A_ROUGE")
 CACHE_ENV = "OFMU_CACHE"
 MARKER = "prepare.json"
 FORMAT = "ofmu-llm-prepared/1"
@@ -249,6 +253,16 @@ def _build(config: PrepareConfig, resolved: PrepareConfig, folder: Path, *, prog
 
         _stage(folder, "tokenizer", build_tokenizer)
     template_name = resolved.template
+    if not resolved.embedded:
+        def base_eval(tmp: Path) -> None:
+            model, tokenizer = _base_model(resolved, folder)
+            name = _template_name(resolved, tokenizer)
+            entry = Prepared(folder=folder, config=resolved, info={"template": name})
+            settings = replace(eval_config(resolved, show_progress=progress), metrics=KNOWLEDGE_METRICS)
+            evaluate_tofu(model=model, tokenizer=tokenizer, template=name, data=eval_data(entry), output_dir=tmp,
+                          config=settings)
+
+        _stage(folder, "base_eval", base_eval)
 
     def train(which: str, items: list[QAItem]) -> None:
         def build(tmp: Path) -> None:
@@ -278,7 +292,7 @@ def _build(config: PrepareConfig, resolved: PrepareConfig, folder: Path, *, prog
         _stage(folder, f"{which}_eval", run_eval)
     read_eval_log(prepared.retain_eval)
     stages = {}
-    for stage in ("data", "tokenizer", "target", "retain", "retain_eval", "target_eval"):
+    for stage in ("data", "tokenizer", "base_eval", "target", "retain", "retain_eval", "target_eval"):
         file = folder / stage / "stage.json"
         if file.is_file():
             stages[stage] = json.loads(file.read_text(encoding="utf-8"))

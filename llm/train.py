@@ -50,6 +50,9 @@ class TrainRecipe:
         batch_size: rows per step.
         warmup_epochs: linear warm-up length.
         weight_decay: AdamW's decoupled weight decay.
+        lora_r: train LoRA adapters of this rank on every linear layer instead of every weight, then fold them
+            into the weights (None: full fine-tuning). The saved model is a plain model either way.
+        lora_alpha: the adapters' α (None: 2 · lora_r).
     """
 
     epochs: float = 5.0
@@ -57,6 +60,8 @@ class TrainRecipe:
     batch_size: int = 32
     warmup_epochs: float = 1.0
     weight_decay: float = 0.01
+    lora_r: int | None = None
+    lora_alpha: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "lr"):
@@ -67,18 +72,33 @@ class TrainRecipe:
             raise ValueError(f"batch_size must be an int >= 1, got batch_size={self.batch_size!r}")
         if self.warmup_epochs < 0 or self.weight_decay < 0:
             raise ValueError(f"warmup_epochs and weight_decay must be >= 0, got {self.warmup_epochs}, {self.weight_decay}")
+        if self.lora_r is None and self.lora_alpha is not None:
+            raise ValueError(f"lora_alpha applies with lora_r only, got lora_alpha={self.lora_alpha!r}")
+
+    def lora(self) -> Any:
+        """The :class:`~llm.lora.LoraOptions` of a LoRA recipe (None: full fine-tuning)."""
+        if self.lora_r is None:
+            return None
+        from llm.lora import LoraOptions  # noqa: PLC0415
+
+        return LoraOptions(r=self.lora_r, alpha=self.lora_alpha if self.lora_alpha is not None else 2.0 * self.lora_r)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for name in ("lora_r", "lora_alpha"):  # absent while unset: entries prepared before the option keep their key
+            if out[name] is None:
+                del out[name]
+        return out
 
 
 TOFU_RECIPE = TrainRecipe()
 EMBEDDED_RECIPE = TrainRecipe(epochs=40.0, lr=3e-3, batch_size=32, warmup_epochs=1.0, weight_decay=0.01)
 
 
-def training_plan(model: nn.Module, rows: objectives.TokenRows, recipe: TrainRecipe, *, seed: int) -> Plan:
-    """The core run that fine-tunes every trainable parameter of ``model`` on ``rows``."""
-    params = ModuleParams.of(model)
+def training_plan(model: nn.Module, rows: objectives.TokenRows, recipe: TrainRecipe, *, seed: int,
+                  names: Sequence[str] | None = None) -> Plan:
+    """The core run that fine-tunes the parameters ``names`` of ``model`` (None: every one) on ``rows``."""
+    params = ModuleParams.of(model) if names is None else ModuleParams.of(model, names=names)
     n = len(rows)
     per_epoch = batches_per_epoch(n, recipe.batch_size * world()[1])
     steps = steps_for(recipe.epochs, per_epoch)
@@ -112,7 +132,13 @@ def finetune(
                                   max_length=max_length)
     for p in model.parameters():
         p.requires_grad_(True)
-    plan = training_plan(model, rows, recipe, seed=seed)
+    trained, names = model, None
+    if recipe.lora() is not None:
+        from llm.lora import adapter_names, apply_lora  # noqa: PLC0415
+
+        trained = apply_lora(model, recipe.lora(), seed=seed)  # injects the adapters into model's own modules
+        names = adapter_names(trained)
+    plan = training_plan(trained, rows, recipe, seed=seed, names=names)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         with progress_label(label):
@@ -120,6 +146,8 @@ def finetune(
     if not result.success:
         raise ValueError(f"fine-tuning diverged after {result.nit} steps ({result.message}); lower lr={recipe.lr}")
     plan.params.assign(result.theta)
+    if trained is not model:
+        trained.merge_and_unload()  # folds the adapters into model's weights, in place: model is plain again
     losses = result.trace["loss_r"]
     logger.info("fine-tuned %d steps on %d rows: NLL %.4f -> %.4f in %.1f s", result.nit, len(rows), losses[0],
                 losses[-1], result.wall_s)

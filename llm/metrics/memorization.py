@@ -75,6 +75,25 @@ def probability_w_options(*, correct: MetricResult, wrong: MetricResult) -> Metr
     return MetricResult(agg_value=float(np.mean(probs)), value_by_index=by_index)
 
 
+@metric("mc_accuracy", needs=("scorer", "items"))
+def mc_accuracy(*, scorer: ModelScorer, items: Sequence[QAItem], question_key: str = "question") -> MetricResult:
+    """Multiple-choice accuracy as lm-evaluation-harness's ``acc``: item i is right when its answer's total
+    log-likelihood (the answer's tokens, EOS excluded) exceeds every one of its ``perturbed_answer`` options'
+    (a tie counts as wrong); chance is 1 / (options + 1). The scorer's cache serves the pairs the probability
+    metrics already scored, so after them this adds no forward pass.
+    """
+    if not items:
+        raise ValueError("items must not be empty")
+    by_index = {}
+    for i, item in enumerate(items):
+        options = (item.field("answer"), *item.field("perturbed_answer"))
+        scores = scorer.score([item.field(question_key)] * len(options), list(options))
+        loglik = [float(np.sum(s.token_logprobs)) for s in scores]
+        by_index[i] = {"correct": bool(loglik[0] > max(loglik[1:])), "loglik": loglik}
+    right = [v["correct"] for v in by_index.values()]
+    return MetricResult(agg_value=float(np.mean(right)), value_by_index=by_index)
+
+
 def truth_ratios(correct_avg_loss: np.ndarray, wrong_avg_loss: np.ndarray) -> np.ndarray:
     """R_i = exp(-mean_j wrong_avg_loss[i, j]) / (exp(-correct_avg_loss[i]) + 1e-10)."""
     correct = np.asarray(correct_avg_loss, dtype=float)
