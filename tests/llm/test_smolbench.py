@@ -189,3 +189,20 @@ def test_the_bench_corpora_are_fixed_files_with_disjoint_roles(tmp_path):
     assert (config.forget_split, config.retain_split, config.holdout_split) == ("forget", "retain", "holdout")
     with pytest.raises(ValueError, match="role"):
         corpus_file("test", tmp_path)
+
+
+def test_the_page_names_untuned_methods_and_the_time_against_the_goal():
+    from llm.smolbench import GOAL_S, time_sentence, untuned_sentence
+
+    def row(*scores):
+        return {"tuning": {"configs_tried": [{"score": [s, 0.0]} for s in scores]}}
+
+    level = {"methods": {"grad_diff": row(0.1, float("-inf")), "rmu": row(float("-inf"), float("-inf"))}}
+    assert "No configuration of rmu met the utility floor" in untuned_sentence({"levels": [level]})
+    level["methods"]["rmu"] = row(float("-inf"), 1e-3)
+    assert untuned_sentence({"levels": [level]}).startswith("Every method had a configuration")
+    record = {"prepare_s": 600.0, "wall_s": GOAL_S - 500.0, "metadata": {"devices": {"cpu_threads": 2}},
+              "entries": {"eval": {"stage_wall_s": {"target": 120.0}}}}
+    assert "ABOVE the 60-min goal" in time_sentence(record) and "target 120 s" in time_sentence(record)
+    record["wall_s"] = GOAL_S - 700.0
+    assert "within the 60-min goal" in time_sentence(record)
