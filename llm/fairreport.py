@@ -134,6 +134,7 @@ def write_outputs(report: Mapping[str, Any], folder: str | os.PathLike[str], *, 
     """bench.json, README.md and the per-budget plots from a bench report (atomically); ``intro`` lines go after
     the protocol's bullets, ``closing`` lines before the versions."""
     root = Path(folder)
+    report = portable_entries(report)
     write_json(root / "bench.json", report)
     target_mu = report["entries"]["eval"]["target_model_utility"]
     paths = [root / "bench.json", root / "README.md"]
@@ -293,14 +294,32 @@ def run_from_args(args: Any, config: Any, run_settings: Any) -> int:
     return 0
 
 
+#: The entry-config fields that may name a file or folder (written portably into a record).
+PATH_FIELDS = ("model", "data")
+
+
+def portable_entries(report: Mapping[str, Any]) -> dict[str, Any]:
+    """``report`` with its entries' model and data paths inside the cache written as ``$OFMU_CACHE/...``
+    (:func:`llm.prepare.portable_path`): a committed record names no machine's folders."""
+    from llm.prepare import portable_path  # noqa: PLC0415
+
+    entries = {role: {**entry, "config": {**entry["config"], **{k: portable_path(entry["config"][k])
+                                                                 for k in PATH_FIELDS if k in entry["config"]}}}
+               for role, entry in report.get("entries", {}).items()}
+    return {**report, "entries": entries} if entries else dict(report)
+
+
 def prepare_config_from(record: Mapping[str, Any]) -> Any:
-    """The :class:`~llm.entry.PrepareConfig` of an entry record (``entries.eval.config`` of a bench.json)."""
+    """The :class:`~llm.entry.PrepareConfig` of an entry record (``entries.eval.config`` of a bench.json; a
+    ``$OFMU_CACHE/...`` path resolved against this machine's cache folder)."""
     from dataclasses import fields  # noqa: PLC0415
 
     from llm.entry import EvalSettings, PrepareConfig  # noqa: PLC0415
+    from llm.prepare import local_path  # noqa: PLC0415
     from llm.train import TrainRecipe  # noqa: PLC0415
 
     cfg = {k: v for k, v in record.items() if k in {f.name for f in fields(PrepareConfig)}}
+    cfg.update({k: local_path(cfg[k]) for k in PATH_FIELDS if k in cfg})
     cfg["recipe"] = None if cfg.get("recipe") is None else TrainRecipe(**cfg["recipe"])
     cfg["eval"] = EvalSettings(**cfg["eval"])
     if cfg.get("question_templates") is not None:

@@ -78,6 +78,26 @@ def cache_root() -> Path:
     return Path(base) / "llm"
 
 
+#: How a record writes the cache folder (``$OFMU_CACHE``, or its default), so no record carries a machine's paths.
+CACHE_TOKEN = "$OFMU_CACHE"
+
+
+def portable_path(value: str) -> str:
+    """``value`` with the cache folder (the parent of :func:`cache_root`) written as :data:`CACHE_TOKEN`; any
+    other value (``generated``, a hub id, a folder outside the cache) unchanged."""
+    try:
+        inside = Path(value).resolve().relative_to(cache_root().parent.resolve())
+    except ValueError:
+        return value
+    return f"{CACHE_TOKEN}/{inside.as_posix()}"
+
+
+def local_path(value: str) -> str:
+    """The inverse of :func:`portable_path` on this machine's cache folder."""
+    prefix = f"{CACHE_TOKEN}/"
+    return str(cache_root().parent / value[len(prefix):]) if value.startswith(prefix) else value
+
+
 # --- data ---------------------------------------------------------------------------------------------
 
 

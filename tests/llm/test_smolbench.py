@@ -5,6 +5,7 @@ generated page, all on a micro GPT-2 saved as a local "pretrained" model folder.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 import numpy as np
 import pytest
@@ -90,8 +91,8 @@ def test_a_pretrained_model_is_measured_before_fine_tuning(entries):
     assert 0.0 <= models["target"]["ks_statistic"] <= 1.0 and "base_eval" in prepared.info["stage_wall_s"]
 
 
-def test_the_protocol_runs_with_the_bench_batch_sizes_and_lora_and_renders(entries, tmp_path):
-    from llm.fairreport import run_fair_bench
+def test_the_protocol_runs_with_the_bench_batch_sizes_and_lora_and_renders(entries, tmp_path, monkeypatch):
+    from llm.fairreport import prepare_config_from, run_fair_bench
     from llm.lora import LoraOptions
     from llm.smolbench import main, render
     from llm.unlearn import RunSettings
@@ -109,12 +110,18 @@ def test_the_protocol_runs_with_the_bench_batch_sizes_and_lora_and_renders(entri
     # budget 1x = GradDiff's 5 epochs over D_f (4 questions at batch 2: 2 steps per epoch) at 2 passes per step
     assert report["reference_run"]["passes"] == pytest.approx(5 * 2 * 2)
 
+    # a record names the cache folder as $OFMU_CACHE, never this machine's path, and reads back to it
+    model_dir = Path(entries[0].config.model)
+    monkeypatch.setenv("OFMU_CACHE", str(model_dir.parent))
     docs = tmp_path / "docs"
     written = render(report, docs, embedded={"profile_name": "full", "verdict": {
         "1x": {"result": "indistinguishable", "best_baseline": "grad_diff", "reason": "p = 0.5"}}})
     readme = (docs / "README.md").read_text()
     assert docs / "README.md" in written and "pretrained (before fine-tuning)" in readme
     assert "on the embedded 0.56 M-parameter GPT-2" in readme and "Pretrained knowledge after unlearning" in readme
+    written_config = json.loads((docs / "bench.json").read_text())["entries"]["eval"]["config"]
+    assert written_config["model"] == "$OFMU_CACHE/pretrained" and str(model_dir.parent) not in (docs / "bench.json").read_text()
+    assert prepare_config_from(written_config).model == str(model_dir)
 
     other = tmp_path / "other"
     other.mkdir()
